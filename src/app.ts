@@ -1,0 +1,140 @@
+/**
+ * The application: Yoga (HTTP and SSE) and graphql-ws on one node:http server, the upstream
+ * services behind them, health endpoints, and an orderly shutdown. `src/server.ts` runs it;
+ * tests build it on port 0.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import { createYoga } from 'graphql-yoga';
+
+import { ChatService } from './chat/service.js';
+import type { Config } from './config.js';
+import type { Context } from './context.js';
+import { graphiqlOptions, renderGraphiQL } from './http/graphiql.js';
+import { isOriginAllowed } from './http/origins.js';
+import { attachGraphQLWebSocket, type WebSocketInitialContext } from './http/websocket.js';
+import type { Logger } from './logger.js';
+import { OperationTracker } from './operations.js';
+import { createRedactor, upstreamUrlSecrets } from './redact.js';
+import { schema } from './schema/index.js';
+import { createUpstreamClient } from './upstream/client.js';
+import { ModelsService } from './upstream/models.js';
+
+/** Offered in GraphiQL's example document until the upstream's model list is known. */
+const FALLBACK_EXAMPLE_MODEL = 'gpt-4o-mini';
+
+export interface App {
+  /** Starts listening; resolves with the address. Port 0 picks a free port. */
+  start(): Promise<{ url: string; port: number }>;
+  /**
+   * Graceful shutdown: readiness turns 503, new operations are refused with a retryable error,
+   * running ones get `graceMs` to finish, then the rest are stopped with a retryable error and
+   * every connection is closed.
+   */
+  stop(graceMs?: number): Promise<void>;
+  readonly operations: OperationTracker;
+}
+
+export function buildApp(config: Config, logger: Logger): App {
+  const redact = createRedactor([config.upstream.apiKey, ...upstreamUrlSecrets(config.upstream.baseURL)]);
+  const client = createUpstreamClient(config.upstream);
+  const callContext = { retry: { maxRetries: config.upstream.maxRetries }, redact, logger };
+  const operations = new OperationTracker();
+  const chat = new ChatService({ ...callContext, client, operations });
+  const models = new ModelsService({ ...callContext, client, cacheMs: config.modelsCacheMs });
+
+  const yoga = createYoga<WebSocketInitialContext & object, Context>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    context: ({ request, operationSignal }): Context => ({
+      chat,
+      models,
+      logger,
+      // graphql-ws passes its per-operation signal; over HTTP and SSE the request's own signal
+      // fires when the client disconnects.
+      signal: operationSignal ?? request.signal,
+    }),
+    graphiql: () => graphiqlOptions(models.peek()?.[0]?.id ?? FALLBACK_EXAMPLE_MODEL),
+    renderGraphiQL,
+    landingPage: false,
+    // Unexpected exceptions stay "Unexpected error." with no stack, whatever NODE_ENV says.
+    maskedErrors: { isDev: false },
+    cors: (request) => {
+      const origin = request.headers.get('origin');
+      if (!origin || !isOriginAllowed(origin, request.headers.get('host'), config.corsOrigins)) return false;
+      // `['*']` makes Yoga reflect the request's origin (with Vary: Origin); it is reached only
+      // for origins allowed above.
+      return { origin: ['*'], credentials: true, maxAge: 600 };
+    },
+    logging: {
+      debug: (...args) => logger.debug({ yoga: args.map(String) }, 'yoga'),
+      info: (...args) => logger.info({ yoga: args.map(String) }, 'yoga'),
+      warn: (...args) => logger.warn({ yoga: args.map(String) }, 'yoga'),
+      error: (...args) => logger.error({ yoga: args.map((arg) => (arg instanceof Error ? redact(arg.stack ?? arg.message) : String(arg))) }, 'yoga'),
+    },
+  });
+
+  const readiness = () => ({
+    status: operations.draining ? 'draining' : 'ready',
+    upstream: { embeddedMock: config.upstream.embeddedMock, ...models.health },
+    operations: operations.size,
+  });
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const path = req.url?.split('?', 1)[0];
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    }
+    if (path === '/readyz') {
+      // The upstream's health is reported, not enforced: an outage reaches clients as typed
+      // errors, which beats a load balancer's 503.
+      res.writeHead(operations.draining ? 503 : 200, { 'content-type': 'application/json' }).end(JSON.stringify(readiness()));
+      return;
+    }
+    if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
+      res.writeHead(302, { location: '/graphql' }).end();
+      return;
+    }
+    void yoga.requestListener(req, res);
+  };
+
+  const server = createServer(handle);
+  // Streams idle between tokens for long stretches: let connections live as long as the answer.
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 5_000;
+  const websocket = attachGraphQLWebSocket(server, yoga, logger);
+
+  let stopping: Promise<void> | null = null;
+
+  return {
+    operations,
+    start: () =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => {
+          server.off('error', reject);
+          const { port } = server.address() as AddressInfo;
+          const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+          // Warm the models cache, so that /readyz and GraphiQL know the upstream from the start.
+          models.list().catch(() => undefined);
+          resolve({ url: `http://${host}:${port}`, port });
+        });
+      }),
+    stop: (graceMs = config.shutdownGraceMs) =>
+      (stopping ??= (async () => {
+        const started = performance.now();
+        const { finished, aborted } = await operations.drain(graceMs);
+        logger.info({ finished, aborted, ms: Math.round(performance.now() - started) }, 'operations drained');
+        models.close();
+        await websocket.close();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+          // Whatever is still open has had its answer: drop it rather than wait for the peer.
+          setTimeout(() => server.closeAllConnections(), 500).unref();
+        });
+      })()),
+  };
+}

@@ -1,0 +1,128 @@
+/**
+ * The service's configuration: read once from the environment at start-up and validated whole, so
+ * that an operator sees every problem in one go (one line each) instead of one per restart.
+ */
+import { z } from 'zod';
+
+import { parseOriginPatterns } from './http/origins.js';
+
+export interface UpstreamConfig {
+  /** The SDK's `baseURL` (with `/v1`); undefined means OpenAI's own endpoint. */
+  baseURL: string | undefined;
+  /** Undefined for upstreams that need no key (Ollama): no Authorization header is sent. */
+  apiKey: string | undefined;
+  /** True when neither variable was set and the embedded mock upstream serves the requests. */
+  embeddedMock: boolean;
+  /** How long to wait for the upstream's response headers. @default 60000 */
+  timeoutMs: number;
+  /** Retries after the first attempt, for failures that may pass (see `src/upstream/retry.ts`). @default 2 */
+  maxRetries: number;
+}
+
+export interface Config {
+  /** @default 4000 */
+  port: number;
+  /** @default '127.0.0.1' (containers set '0.0.0.0') */
+  host: string;
+  upstream: UpstreamConfig;
+  /** How long a `models` answer is served from memory. @default 60000 */
+  modelsCacheMs: number;
+  /** How long running operations may go on after SIGTERM. @default 10000 */
+  shutdownGraceMs: number;
+  /** Browser origins allowed to call the API; null means the default (own origin and localhost). */
+  corsOrigins: RegExp[] | null;
+  production: boolean;
+  /** @default 'info' */
+  logLevel: string;
+}
+
+function integer(name: string, min: number, max: number, fallback: number) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined) return fallback;
+      const value = Number(raw);
+      if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name} must be a whole number from ${min} to ${max} (got "${raw}")`,
+        });
+        return z.NEVER;
+      }
+      return value;
+    });
+}
+
+const envSchema = z.object({
+  PORT: integer('PORT', 0, 65535, 4000),
+  HOST: z.string().default('127.0.0.1'),
+  OPENAI_BASE_URL: z
+    .string()
+    .optional()
+    .refine((raw) => raw === undefined || /^https?:\/\/[^\s/]+/i.test(raw) && URL.canParse(raw), {
+      message: 'OPENAI_BASE_URL must be an http(s) URL such as http://localhost:4000/v1',
+    }),
+  OPENAI_API_KEY: z.string().optional(),
+  UPSTREAM_TIMEOUT_MS: integer('UPSTREAM_TIMEOUT_MS', 1, 3_600_000, 60_000),
+  UPSTREAM_MAX_RETRIES: integer('UPSTREAM_MAX_RETRIES', 0, 10, 2),
+  MODELS_CACHE_MS: integer('MODELS_CACHE_MS', 0, 86_400_000, 60_000),
+  SHUTDOWN_GRACE_MS: integer('SHUTDOWN_GRACE_MS', 0, 3_600_000, 10_000),
+  CORS_ORIGINS: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined) return null;
+      const parsed = parseOriginPatterns(raw);
+      for (const problem of parsed.problems) ctx.addIssue({ code: 'custom', message: `CORS_ORIGINS: ${problem}` });
+      return parsed.patterns;
+    }),
+  NODE_ENV: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+    message: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
+  }).default('info'),
+});
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
+
+/** Reads the configuration; empty variables count as unset. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''),
+  );
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    return { ok: false, problems: parsed.error.issues.map((issue) => issue.message) };
+  }
+  const vars = parsed.data;
+  const production = vars.NODE_ENV === 'production';
+  const embeddedMock = vars.OPENAI_BASE_URL === undefined && vars.OPENAI_API_KEY === undefined;
+  if (embeddedMock && production) {
+    return {
+      ok: false,
+      problems: [
+        'no upstream configured: set OPENAI_BASE_URL (and OPENAI_API_KEY where the upstream needs one); ' +
+          'the embedded mock upstream is not started with NODE_ENV=production',
+      ],
+    };
+  }
+  return {
+    ok: true,
+    config: {
+      port: vars.PORT,
+      host: vars.HOST,
+      upstream: {
+        baseURL: vars.OPENAI_BASE_URL,
+        apiKey: vars.OPENAI_API_KEY,
+        embeddedMock,
+        timeoutMs: vars.UPSTREAM_TIMEOUT_MS,
+        maxRetries: vars.UPSTREAM_MAX_RETRIES,
+      },
+      modelsCacheMs: vars.MODELS_CACHE_MS,
+      shutdownGraceMs: vars.SHUTDOWN_GRACE_MS,
+      corsOrigins: vars.CORS_ORIGINS,
+      production,
+      logLevel: vars.LOG_LEVEL,
+    },
+  };
+}

@@ -1,0 +1,209 @@
+/**
+ * The mock upstream's model catalogue. The model name picks the behaviour, so a
+ * test (or a person in GraphiQL) reaches any failure mode through the public API
+ * alone, without configuring the mock. Exported so that the README table and the
+ * GraphiQL examples are generated from one source.
+ */
+
+import { errorEnvelope, INVALID_API_KEY, type MockHttpError, modelNotFound } from './errors.js';
+
+/** What a mock model does with a chat completion request. */
+export const MOCK_BEHAVIOUR = {
+  /** Answers with a deterministic reply, or calls a tool when tools are offered. */
+  reply: 'reply',
+  /** Streams `reasoning_content` before answering like `reply`. */
+  reasoning: 'reasoning',
+  /** Refuses: `content: null`, the text in `refusal`, finish reason `stop`. */
+  refusal: 'refusal',
+  /** Answers with a fixed HTTP error before any stream starts. */
+  httpError: 'http-error',
+  /** Accepts the request and never sends headers. */
+  hang: 'hang',
+  /** Streams a few words, then destroys the socket (non-streaming: destroys it at once). */
+  break: 'break',
+  /** Streams every word, then `[DONE]` without a finish chunk; non-streaming: `finish_reason: null`. */
+  noFinish: 'no-finish',
+  /** Streams a few words, then an in-band error event and `[DONE]`; non-streaming: the error as HTTP. */
+  streamError: 'stream-error',
+  /** Sends headers and a few words, then nothing more, with the socket left open. */
+  stall: 'stall',
+} as const;
+
+export type MockBehaviour = (typeof MOCK_BEHAVIOUR)[keyof typeof MOCK_BEHAVIOUR];
+
+interface MockModelBase {
+  readonly id: string;
+  /** One line, for the README and GraphiQL examples. */
+  readonly description: string;
+}
+
+export type MockModel =
+  | (MockModelBase & {
+      readonly behaviour: Exclude<MockBehaviour, 'http-error' | 'stream-error'>;
+    })
+  | (MockModelBase & { readonly behaviour: 'http-error'; readonly error: MockHttpError })
+  | (MockModelBase & {
+      readonly behaviour: 'stream-error';
+      /** The payload of the in-band `data:` event that replaces the rest of the stream. */
+      readonly event: object;
+      /** What a non-streaming request gets instead. */
+      readonly error: MockHttpError;
+    });
+
+// LiteLLM's in-band stream error (litellm#9171 shape: string code, the string "None" as type).
+const LITELLM_STREAM_ERROR = errorEnvelope(
+  'litellm.RateLimitError: Rate limit reached, please retry',
+  'None',
+  null,
+  '429',
+);
+
+// vLLM before v0.10.1: a flat body with `object: "error"` and the HTTP status as an integer code (vllm#12886).
+const VLLM_FLAT_ERROR = {
+  object: 'error',
+  message:
+    "This model's maximum context length is 2048 tokens. However, you requested 2100 tokens (2000 in the messages, 100 in the completion). Please reduce the length of the messages or completion.",
+  type: 'BadRequestError',
+  param: null,
+  code: 400,
+};
+
+/** The default working model: the one `npm start` uses when no upstream is configured. */
+export const DEFAULT_MOCK_MODEL = 'chatql-mock';
+
+/** Every model the mock serves, working models first, in the order `GET /v1/models` lists them. */
+export const MOCK_MODELS: readonly MockModel[] = [
+  {
+    id: DEFAULT_MOCK_MODEL,
+    description:
+      'Quotes your last message back, streamed word by word; calls a tool when tools are offered, with arguments built from its JSON schema.',
+    behaviour: 'reply',
+  },
+  {
+    id: 'chatql-mock-reasoning',
+    description: 'Like chatql-mock, but thinks first in `reasoning_content` (usage counts reasoning tokens).',
+    behaviour: 'reasoning',
+  },
+  {
+    id: 'chatql-mock-refusal',
+    description: 'Refuses: `content` stays null and the text streams in `refusal`; finish reason `stop`.',
+    behaviour: 'refusal',
+  },
+  {
+    id: 'fail-400',
+    description: 'HTTP 400 `context_length_exceeded` (param `messages`).',
+    behaviour: 'http-error',
+    error: {
+      status: 400,
+      body: errorEnvelope(
+        "This model's maximum context length is 8192 tokens. However, your messages resulted in 8227 tokens. Please reduce the length of the messages.",
+        'invalid_request_error',
+        'messages',
+        'context_length_exceeded',
+      ),
+    },
+  },
+  {
+    id: 'fail-401',
+    description: 'HTTP 401 `invalid_api_key`.',
+    behaviour: 'http-error',
+    error: INVALID_API_KEY,
+  },
+  {
+    id: 'fail-403',
+    description: "HTTP 403 `permission_error`: the model is not in the key's allowlist (LiteLLM).",
+    behaviour: 'http-error',
+    error: {
+      status: 403,
+      body: errorEnvelope(
+        "Authentication Error, API Key not allowed to access model. This key can only access models=['chatql-mock']. Tried to access fail-403",
+        'permission_error',
+        null,
+        '403',
+      ),
+    },
+  },
+  {
+    id: 'fail-404',
+    description: 'HTTP 404 `model_not_found`.',
+    behaviour: 'http-error',
+    error: modelNotFound('fail-404'),
+  },
+  {
+    id: 'fail-429',
+    description: 'HTTP 429 `rate_limit_exceeded` with `retry-after: 30` and `retry-after-ms: 30000`.',
+    behaviour: 'http-error',
+    error: {
+      status: 429,
+      headers: { 'retry-after': '30', 'retry-after-ms': '30000' },
+      body: errorEnvelope(
+        'Rate limit reached for fail-429 on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 30s.',
+        'requests',
+        null,
+        'rate_limit_exceeded',
+      ),
+    },
+  },
+  {
+    id: 'fail-budget',
+    description: 'HTTP 429 `budget_exceeded` (LiteLLM 2026), no retry-after: retrying will not help.',
+    behaviour: 'http-error',
+    error: {
+      status: 429,
+      body: errorEnvelope(
+        'Budget has been exceeded! Current cost: 2.51, Max budget: 2.5',
+        'budget_exceeded',
+        null,
+        '429',
+      ),
+    },
+  },
+  {
+    id: 'fail-500',
+    description: 'HTTP 500 `server_error`.',
+    behaviour: 'http-error',
+    error: {
+      status: 500,
+      body: errorEnvelope('The server had an error while processing your request.', 'server_error', null, null),
+    },
+  },
+  {
+    id: 'fail-hang',
+    description: 'Accepts the request and never answers, not even headers.',
+    behaviour: 'hang',
+  },
+  {
+    id: 'fail-break',
+    description: 'Streams a few words, then drops the connection (non-streaming: drops it without answering).',
+    behaviour: 'break',
+  },
+  {
+    id: 'fail-no-finish',
+    description: 'Streams every word, then `[DONE]` with no finish chunk and no usage (non-streaming: `finish_reason: null`).',
+    behaviour: 'no-finish',
+  },
+  {
+    id: 'fail-stream-error',
+    description: "Streams a few words, then LiteLLM's in-band `data: {\"error\": ...}` (code \"429\") and `[DONE]` (non-streaming: HTTP 429).",
+    behaviour: 'stream-error',
+    event: LITELLM_STREAM_ERROR,
+    error: { status: 429, body: LITELLM_STREAM_ERROR },
+  },
+  {
+    id: 'fail-vllm-error',
+    description: "Streams a few words, then vLLM's older flat `data: {\"object\":\"error\", ...}` and `[DONE]` (non-streaming: HTTP 400, same flat body).",
+    behaviour: 'stream-error',
+    event: VLLM_FLAT_ERROR,
+    error: { status: 400, body: VLLM_FLAT_ERROR },
+  },
+  {
+    id: 'fail-stall',
+    description: 'Sends headers and a few words, then falls silent with the connection open.',
+    behaviour: 'stall',
+  },
+];
+
+/** The catalogue entry for a model id, or undefined. */
+export function findMockModel(id: string): MockModel | undefined {
+  return MOCK_MODELS.find((model) => model.id === id);
+}

@@ -1,0 +1,180 @@
+/**
+ * The input of `chatCompletion` and `chatCompletionStream`: the upstream's request body in
+ * camelCase, with `@oneOf` inputs where the upstream takes a tagged union (message roles, content
+ * parts, tool choice). `src/upstream/translate.ts` turns it into the upstream's JSON.
+ */
+import { builder } from '../builder.js';
+import { JSONObjectScalar } from './scalars.js';
+
+export const ReasoningEffortEnum = builder.enumType('ReasoningEffort', {
+  description: 'How much a reasoning model thinks before it answers (sent lower-case as `reasoning_effort`).',
+  values: ['NONE', 'MINIMAL', 'LOW', 'MEDIUM', 'HIGH'] as const,
+});
+
+export const ImageDetailEnum = builder.enumType('ImageDetail', {
+  description: 'The resolution at which a vision model looks at an image.',
+  values: ['AUTO', 'LOW', 'HIGH'] as const,
+});
+
+export const ToolChoiceModeEnum = builder.enumType('ToolChoiceMode', {
+  description: 'Whether the model may, must or must not call tools.',
+  values: ['AUTO', 'NONE', 'REQUIRED'] as const,
+});
+
+export const ResponseFormatTypeEnum = builder.enumType('ResponseFormatType', {
+  description: 'Plain text, any JSON object, or JSON that follows a given schema.',
+  values: ['TEXT', 'JSON_OBJECT', 'JSON_SCHEMA'] as const,
+});
+
+const SystemMessageInput = builder.inputType('SystemMessageInput', {
+  description: "Sets the assistant's behaviour; usually once, at the start of the conversation.",
+  fields: (t) => ({
+    content: t.string({ required: true }),
+    name: t.string({ description: 'An optional name that tells participants of the same role apart.' }),
+  }),
+});
+
+const DeveloperMessageInput = builder.inputType('DeveloperMessageInput', {
+  description: "Instructions for reasoning models (the upstream's developer role).",
+  fields: (t) => ({
+    content: t.string({ required: true }),
+    name: t.string(),
+  }),
+});
+
+const ImageUrlInput = builder.inputType('ImageUrlInput', {
+  fields: (t) => ({
+    url: t.string({ required: true, description: 'A public URL or a data: URI.' }),
+    detail: t.field({ type: ImageDetailEnum }),
+  }),
+});
+
+const ContentPartInput = builder.inputType('ContentPartInput', {
+  description: 'One part of a multimodal user message: exactly one of text or imageUrl.',
+  isOneOf: true,
+  fields: (t) => ({
+    text: t.string(),
+    imageUrl: t.field({ type: ImageUrlInput }),
+  }),
+});
+
+const UserMessageInput = builder.inputType('UserMessageInput', {
+  description: 'Exactly one of content (plain text) or parts (multimodal).',
+  fields: (t) => ({
+    content: t.string(),
+    parts: t.field({ type: [ContentPartInput] }),
+    name: t.string(),
+  }),
+});
+
+const FunctionCallInput = builder.inputType('FunctionCallInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    arguments: t.string({ required: true, description: 'JSON-encoded arguments, as the model produced them.' }),
+  }),
+});
+
+const ToolCallInput = builder.inputType('ToolCallInput', {
+  description: 'A tool call the assistant made earlier in the conversation, sent back as history.',
+  fields: (t) => ({
+    id: t.id({ required: true }),
+    function: t.field({ type: FunctionCallInput, required: true }),
+  }),
+});
+
+const AssistantMessageInput = builder.inputType('AssistantMessageInput', {
+  description: "An earlier answer of the assistant: its text, its tool calls, or both.",
+  fields: (t) => ({
+    content: t.string(),
+    name: t.string(),
+    toolCalls: t.field({ type: [ToolCallInput] }),
+  }),
+});
+
+const ToolMessageInput = builder.inputType('ToolMessageInput', {
+  description: 'The result of a tool call, answering the assistant tool call with the same id.',
+  fields: (t) => ({
+    toolCallId: t.id({ required: true }),
+    content: t.string({ required: true, description: "The tool's output; JSON-encode structured payloads." }),
+  }),
+});
+
+export const ChatMessageInput = builder.inputType('ChatMessageInput', {
+  description: 'Exactly one role per message.',
+  isOneOf: true,
+  fields: (t) => ({
+    system: t.field({ type: SystemMessageInput }),
+    developer: t.field({ type: DeveloperMessageInput }),
+    user: t.field({ type: UserMessageInput }),
+    assistant: t.field({ type: AssistantMessageInput }),
+    tool: t.field({ type: ToolMessageInput }),
+  }),
+});
+
+const FunctionDefinitionInput = builder.inputType('FunctionDefinitionInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    description: t.string(),
+    parameters: t.field({ type: JSONObjectScalar, description: 'A JSON Schema object describing the arguments.' }),
+    strict: t.boolean({ description: 'Ask the upstream to follow the schema exactly (structured outputs).' }),
+  }),
+});
+
+const ToolInput = builder.inputType('ToolInput', {
+  description: 'A function the model may call.',
+  fields: (t) => ({
+    function: t.field({ type: FunctionDefinitionInput, required: true }),
+  }),
+});
+
+const ToolChoiceInput = builder.inputType('ToolChoiceInput', {
+  description: 'Exactly one of mode or function.',
+  isOneOf: true,
+  fields: (t) => ({
+    mode: t.field({ type: ToolChoiceModeEnum }),
+    function: t.string({ description: 'Force a call of the function with this name.' }),
+  }),
+});
+
+const JsonSchemaFormatInput = builder.inputType('JsonSchemaFormatInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    schema: t.field({ type: JSONObjectScalar, required: true }),
+    strict: t.boolean(),
+  }),
+});
+
+const ResponseFormatInput = builder.inputType('ResponseFormatInput', {
+  fields: (t) => ({
+    type: t.field({ type: ResponseFormatTypeEnum, required: true }),
+    jsonSchema: t.field({ type: JsonSchemaFormatInput, description: 'Required with JSON_SCHEMA.' }),
+  }),
+});
+
+export const ChatCompletionInput = builder.inputType('ChatCompletionInput', {
+  description:
+    'One chat completion request. Fields left out (or null) are not sent upstream, so the upstream\'s defaults apply.',
+  fields: (t) => ({
+    model: t.string({ required: true, description: 'A model id from the `models` query.' }),
+    messages: t.field({ type: [ChatMessageInput], required: true, description: 'The conversation so far; at least one message.' }),
+    temperature: t.float({ description: 'Sampling temperature, 0 to 2.' }),
+    topP: t.float({ description: 'Nucleus sampling, 0 to 1.' }),
+    maxTokens: t.int({ description: 'Upper bound on generated tokens (legacy name; at least 1).' }),
+    maxCompletionTokens: t.int({ description: 'Upper bound on generated tokens, reasoning included (at least 1).' }),
+    stop: t.stringList({ description: 'Up to 4 sequences where the upstream stops generating.' }),
+    presencePenalty: t.float({ description: '-2 to 2.' }),
+    frequencyPenalty: t.float({ description: '-2 to 2.' }),
+    seed: t.int({ description: 'Best-effort deterministic sampling.' }),
+    user: t.string({ description: 'An end-user id, for the upstream\'s abuse monitoring and per-user budgets.' }),
+    logprobs: t.boolean({ description: 'Return the log probability of each output token.' }),
+    topLogprobs: t.int({ description: 'With logprobs: how many alternatives per token, 0 to 20.' }),
+    responseFormat: t.field({ type: ResponseFormatInput }),
+    tools: t.field({ type: [ToolInput] }),
+    toolChoice: t.field({ type: ToolChoiceInput }),
+    parallelToolCalls: t.boolean(),
+    reasoningEffort: t.field({ type: ReasoningEffortEnum }),
+  }),
+});
+
+export type ChatCompletionInputShape = typeof ChatCompletionInput.$inferInput;
+export type ChatMessageInputShape = typeof ChatMessageInput.$inferInput;

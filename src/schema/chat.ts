@@ -1,0 +1,61 @@
+/**
+ * `chatCompletion` (mutation) and `chatCompletionStream` (subscription). Both take the same input
+ * and answer with data for every failure: the mutation through `@pothos/plugin-errors`, the stream
+ * through a hand-built union, since its two success types are more than the plugin's
+ * `directResult` can express.
+ */
+import { builder } from '../builder.js';
+import { isFinalCompletion, type StreamEvent } from '../chat/service.js';
+import { ChatQLError, type DomainError, ERROR_CLASSES } from '../errors.js';
+import { ChatCompletionInput } from './chat-input.js';
+import { ChatCompletionChunkRef, ChatCompletionRef } from './chat-output.js';
+import './errors.js';
+
+builder.mutationType({
+  fields: (t) => ({
+    chatCompletion: t.field({
+      description: 'One chat completion, answered when the upstream has finished (stream: false upstream).',
+      type: ChatCompletionRef,
+      errors: { types: [...ERROR_CLASSES], union: { name: 'ChatCompletionResult' } },
+      args: { input: t.arg({ type: ChatCompletionInput, required: true }) },
+      resolve: (_root, { input }, context) => context.chat.complete(input, context.signal),
+    }),
+  }),
+});
+
+/**
+ * graphql-js treats an Error instance that a resolver returns as thrown, so the stream's terminal
+ * error travels as a plain copy of its fields (the error object types only read fields).
+ */
+function asData(error: DomainError): DomainError {
+  return { ...error, message: error.message } as DomainError;
+}
+
+function isErrorData(event: StreamEvent): event is DomainError {
+  return 'retryable' in event;
+}
+
+const ChatCompletionStreamEvent = builder.unionType('ChatCompletionStreamEvent', {
+  description:
+    'One event of a live completion: any number of ChatCompletionChunk, then exactly one terminal ' +
+    'event, the whole ChatCompletion or one error type.',
+  types: [ChatCompletionChunkRef, ChatCompletionRef, ...ERROR_CLASSES],
+  resolveType: (event: StreamEvent) =>
+    isErrorData(event) ? event.name : isFinalCompletion(event) ? 'ChatCompletion' : 'ChatCompletionChunk',
+});
+
+builder.subscriptionType({
+  fields: (t) => ({
+    chatCompletionStream: t.field({
+      description:
+        'A live chat completion (stream: true upstream). Every upstream chunk is sent on as soon as it ' +
+        'arrives, as a ChatCompletionChunk. The stream ends with exactly one terminal event: the whole ' +
+        'ChatCompletion (deltas accumulated, usage included), or one error type; then it completes. ' +
+        'Ending the subscription early aborts the upstream request.',
+      type: ChatCompletionStreamEvent,
+      args: { input: t.arg({ type: ChatCompletionInput, required: true }) },
+      subscribe: (_root, { input }, context) => context.chat.stream(input, context.signal),
+      resolve: (event: StreamEvent) => (event instanceof ChatQLError ? asData(event as DomainError) : event),
+    }),
+  }),
+});

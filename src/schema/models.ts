@@ -1,0 +1,54 @@
+import { builder } from '../builder.js';
+import {
+  AuthenticationError,
+  BudgetExceededError,
+  NotFoundError,
+  PermissionDeniedError,
+  RateLimitError,
+  UpstreamTimeoutError,
+  UpstreamUnavailableError,
+} from '../errors.js';
+import type { WireModel } from '../upstream/wire.js';
+import { DateTimeScalar } from './scalars.js';
+import './errors.js';
+
+const ModelRef = builder.objectRef<WireModel>('Model').implement({
+  description: 'A model the upstream serves.',
+  fields: (t) => ({
+    id: t.id({ description: 'The name to pass as `model`.', resolve: (m) => m.id }),
+    ownedBy: t.string({ nullable: true, resolve: (m) => m.owned_by ?? null }),
+    created: t.field({
+      type: DateTimeScalar,
+      nullable: true,
+      resolve: (m) => (typeof m.created === 'number' ? new Date(m.created * 1000) : null),
+    }),
+  }),
+});
+
+const ModelListRef = builder.objectRef<{ models: WireModel[] }>('ModelList').implement({
+  fields: (t) => ({
+    models: t.field({ type: [ModelRef], resolve: (list) => list.models }),
+  }),
+});
+
+builder.queryType({
+  fields: (t) => ({
+    models: t.field({
+      description: 'The models that the upstream serves (GET /v1/models), cached for MODELS_CACHE_MS.',
+      type: ModelListRef,
+      errors: {
+        types: [
+          AuthenticationError,
+          PermissionDeniedError,
+          NotFoundError,
+          RateLimitError,
+          BudgetExceededError,
+          UpstreamTimeoutError,
+          UpstreamUnavailableError,
+        ],
+        union: { name: 'ModelsResult' },
+      },
+      resolve: async (_root, _args, context) => ({ models: await context.models.list() }),
+    }),
+  }),
+});

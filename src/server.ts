@@ -1,0 +1,63 @@
+/**
+ * `npm start`: read the configuration, start the embedded mock upstream when no upstream is
+ * configured, serve, and shut down gracefully on SIGTERM/SIGINT.
+ */
+import { buildApp } from './app.js';
+import { loadConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { startMockUpstream } from './mock-upstream/server.js';
+
+async function main(): Promise<void> {
+  const result = loadConfig();
+  if (!result.ok) {
+    for (const problem of result.problems) console.error(`chatql: configuration error: ${problem}`);
+    process.exit(1);
+  }
+  const config = result.config;
+  const logger = createLogger(config.logLevel);
+
+  let closeMock: (() => Promise<void>) | undefined;
+  if (config.upstream.embeddedMock) {
+    const mock = await startMockUpstream();
+    config.upstream.baseURL = mock.url;
+    closeMock = () => mock.close();
+    logger.info(
+      { upstream: mock.url },
+      'no OPENAI_BASE_URL or OPENAI_API_KEY set: serving the embedded mock upstream (set them to use a real one)',
+    );
+  }
+
+  const app = buildApp(config, logger);
+  let address: { url: string; port: number };
+  try {
+    address = await app.start();
+  } catch (error) {
+    logger.fatal({ err: error }, `cannot listen on ${config.host}:${config.port}`);
+    await closeMock?.();
+    process.exit(1);
+  }
+  logger.info(
+    { url: `${address.url}/graphql`, upstream: config.upstream.embeddedMock ? 'embedded mock' : 'configured' },
+    `ChatQL ready: GraphiQL at ${address.url}/graphql`,
+  );
+
+  let signals = 0;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting at once');
+      process.exit(1);
+    }
+    logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down');
+    void app
+      .stop()
+      .then(() => closeMock?.())
+      .then(() => {
+        logger.info('stopped');
+        process.exit(0);
+      });
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}
+
+void main();

@@ -1,0 +1,730 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { Agent, request as httpRequest } from 'node:http';
+import OpenAI, {
+  APIConnectionError,
+  APIError,
+  AuthenticationError,
+  BadRequestError,
+  InternalServerError,
+  NotFoundError,
+  PermissionDeniedError,
+  RateLimitError,
+} from 'openai';
+import type { ChatCompletionChunk, ChatCompletionCreateParams } from 'openai/resources/chat/completions';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_MOCK_MODEL, MOCK_MODELS } from '../../src/mock-upstream/models.js';
+import { REFUSAL_TEXT, sampleArguments, tokenize } from '../../src/mock-upstream/reply.js';
+import { type MockUpstream, startMockUpstream } from '../../src/mock-upstream/server.js';
+
+// Every server a test starts goes on this list; afterAll closes them all.
+const servers: MockUpstream[] = [];
+async function startMock(options: Parameters<typeof startMockUpstream>[0] = {}): Promise<MockUpstream> {
+  const mock = await startMockUpstream(options);
+  servers.push(mock);
+  return mock;
+}
+
+let mock: MockUpstream;
+let client: OpenAI;
+
+beforeAll(async () => {
+  mock = await startMock({ wordDelayMs: 0 });
+  client = new OpenAI({ baseURL: mock.url, apiKey: 'x', maxRetries: 0 });
+});
+beforeEach(() => mock.reset());
+afterAll(async () => {
+  await Promise.all(servers.map((server) => server.close()));
+});
+
+const hello = [{ role: 'user' as const, content: 'Hello' }];
+
+function post(body: unknown, init: { signal?: AbortSignal; headers?: Record<string, string> } = {}): Promise<Response> {
+  return fetch(`${mock.url}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...init.headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    ...(init.signal ? { signal: init.signal } : {}),
+  });
+}
+
+/** Checks SSE framing byte by byte and returns the events' payloads (JSON, or the string '[DONE]'). */
+function parseSse(text: string): unknown[] {
+  expect(text.endsWith('\n\n')).toBe(true);
+  const events = text.slice(0, -2).split('\n\n');
+  return events.map((event) => {
+    expect(event).toMatch(/^data: [^\n]+$/);
+    const data = event.slice('data: '.length);
+    return data === '[DONE]' ? data : (JSON.parse(data) as unknown);
+  });
+}
+
+async function collect(params: ChatCompletionCreateParams & { stream: true }, target = client): Promise<ChatCompletionChunk[]> {
+  const chunks: ChatCompletionChunk[] = [];
+  for await (const chunk of await target.chat.completions.create(params)) chunks.push(chunk);
+  return chunks;
+}
+
+function contentOf(chunks: readonly ChatCompletionChunk[]): string {
+  return chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('');
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('GET /v1/models', () => {
+  it('lists the catalogue in OpenAI list shape, the default model first', async () => {
+    const page = await client.models.list();
+    expect(page.data.map((model) => model.id)).toEqual(MOCK_MODELS.map((model) => model.id));
+    expect(page.data[0]?.id).toBe(DEFAULT_MOCK_MODEL);
+    const raw = (await (await fetch(`${mock.url}/models`)).json()) as { object: string; data: object[] };
+    expect(Object.keys(raw)).toEqual(['object', 'data']);
+    expect(raw.object).toBe('list');
+    expect(raw.data[0]).toEqual({ id: 'chatql-mock', object: 'model', created: 1735689600, owned_by: 'chatql-mock' });
+    expect(Object.keys(raw.data[0] ?? {})).toEqual(['id', 'object', 'created', 'owned_by']);
+  });
+
+  it('lists working models before failure models, each with a one-line description', () => {
+    const firstFailure = MOCK_MODELS.findIndex((model) => model.id.startsWith('fail-'));
+    expect(firstFailure).toBe(3);
+    expect(MOCK_MODELS.slice(firstFailure).every((model) => model.id.startsWith('fail-'))).toBe(true);
+    for (const model of MOCK_MODELS) expect(model.description).toMatch(/^[^\n]{10,200}$/);
+  });
+});
+
+describe('non-streaming completion', () => {
+  it('answers in chat.completion shape with a deterministic reply and consistent usage', async () => {
+    const first = await client.chat.completions.create({ model: 'chatql-mock', messages: hello });
+    const again = await client.chat.completions.create({ model: 'chatql-mock', messages: hello });
+    const content = first.choices[0]?.message.content ?? '';
+    expect(content).toMatch(/^You said: "Hello"\. This reply comes from ChatQL's embedded mock upstream/);
+    expect(again.choices[0]?.message.content).toBe(content);
+    expect(first.id).toMatch(/^chatcmpl-[A-Za-z0-9]{20,}$/);
+    expect(again.id).not.toBe(first.id);
+    expect(Math.abs(first.created - Date.now() / 1000)).toBeLessThan(5);
+    expect(first.object).toBe('chat.completion');
+    expect(first.system_fingerprint).toBe('fp_chatql_mock');
+    expect(first.choices[0]).toMatchObject({
+      index: 0,
+      message: { role: 'assistant', refusal: null },
+      logprobs: null,
+      finish_reason: 'stop',
+    });
+    expect(first.usage).toEqual({
+      prompt_tokens: 4, // one word + 3 per message
+      completion_tokens: tokenize(content).length,
+      total_tokens: 4 + tokenize(content).length,
+      prompt_tokens_details: { cached_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 0 },
+    });
+  });
+
+  it('keeps the key order of the recorded payloads', async () => {
+    const res = await post({ model: 'chatql-mock', messages: hello });
+    expect(res.headers.get('content-type')).toBe('application/json');
+    const body = (await res.json()) as { choices: { message: object }[] };
+    expect(Object.keys(body)).toEqual(['id', 'object', 'created', 'model', 'choices', 'usage', 'system_fingerprint']);
+    expect(Object.keys(body.choices[0] ?? {})).toEqual(['index', 'message', 'logprobs', 'finish_reason']);
+    expect(Object.keys(body.choices[0]?.message ?? {})).toEqual(['role', 'content', 'refusal', 'annotations']);
+  });
+
+  it('uses text parts and counts images of multimodal content', async () => {
+    const completion = await client.chat.completions.create({
+      model: 'chatql-mock',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: "What's in this image?" },
+            { type: 'image_url', image_url: { url: 'https://example.com/cat.png' } },
+          ],
+        },
+      ],
+    });
+    expect(completion.choices[0]?.message.content).toMatch(/^You said: "What's in this image\?" \(with 1 image\)\. /);
+  });
+
+  it('answers JSON mode with a JSON object string, and json_schema with a value that fits the schema', async () => {
+    const completion = await client.chat.completions.create({
+      model: 'chatql-mock',
+      messages: hello,
+      response_format: { type: 'json_object' },
+    });
+    const parsed = JSON.parse(completion.choices[0]?.message.content ?? '') as { reply: string };
+    expect(parsed.reply).toMatch(/^You said: "Hello"\./);
+    const schema = { type: 'object', properties: { city: { type: 'string' }, score: { type: 'number' } }, required: ['city', 'score'] };
+    const chunks = await collect({
+      model: 'chatql-mock',
+      messages: hello,
+      stream: true,
+      response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } },
+    });
+    expect(JSON.parse(contentOf(chunks))).toEqual({ city: 'Paris', score: 1 });
+    expect(chunks.length).toBeGreaterThan(2 + 3); // streamed in several pieces
+  });
+
+  it('stops after max_tokens words with finish_reason length', async () => {
+    const completion = await client.chat.completions.create({ model: 'chatql-mock', messages: hello, max_tokens: 4 });
+    expect(completion.choices[0]?.message.content).toBe('You said: "Hello". This');
+    expect(completion.choices[0]?.finish_reason).toBe('length');
+    expect(completion.usage?.completion_tokens).toBe(4);
+    const stream = await collect({ model: 'chatql-mock', messages: hello, max_completion_tokens: 2, stream: true });
+    expect(contentOf(stream)).toBe('You said:');
+    expect(stream.at(-1)?.choices[0]?.finish_reason).toBe('length');
+  });
+});
+
+describe('streaming completion', () => {
+  it('streams a role chunk, one word per chunk, an empty-delta finish chunk and a usage chunk', async () => {
+    const chunks = await collect({
+      model: 'chatql-mock',
+      messages: hello,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const whole = await client.chat.completions.create({ model: 'chatql-mock', messages: hello });
+    expect(chunks[0]?.choices[0]?.delta).toEqual({ role: 'assistant', content: '', refusal: null });
+    const words = chunks.slice(1, -2);
+    expect(words.length).toBe(tokenize(whole.choices[0]?.message.content ?? '').length);
+    for (const [i, chunk] of words.entries()) expect(chunk.choices[0]?.delta.content).toMatch(i === 0 ? /^\S+$/ : /^ \S+$/);
+    expect(contentOf(chunks)).toBe(whole.choices[0]?.message.content);
+    expect(chunks.at(-2)?.choices).toEqual([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]);
+    const usage = chunks.at(-1);
+    expect(usage?.choices).toEqual([]);
+    expect(usage?.usage).toMatchObject({ prompt_tokens: 4, completion_tokens: words.length });
+    expect(new Set(chunks.map((chunk) => chunk.id)).size).toBe(1);
+    expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.system_fingerprint === 'fp_chatql_mock')).toBe(true);
+    const other = await collect({ model: 'chatql-mock', messages: hello, stream: true });
+    expect(other[0]?.id).not.toBe(chunks[0]?.id);
+    expect(other.some((chunk) => chunk.usage)).toBe(false);
+  });
+
+  it('frames SSE exactly: data: prefix, blank line after each event, [DONE] last', async () => {
+    const res = await post({ model: 'chatql-mock', messages: hello, stream: true, stream_options: { include_usage: true } });
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(res.headers.get('x-request-id')).toMatch(/^req_/);
+    const text = await res.text();
+    expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
+    const events = parseSse(text);
+    expect(events.at(-1)).toBe('[DONE]');
+    expect(events.filter((event) => event === '[DONE]')).toHaveLength(1);
+    const first = events[0] as Record<string, unknown>;
+    expect(Object.keys(first)).toEqual(['id', 'object', 'created', 'model', 'system_fingerprint', 'choices']);
+    expect(Object.keys(events.at(-2) as object)).toEqual(['id', 'object', 'created', 'model', 'system_fingerprint', 'choices', 'usage']);
+    expect(text.startsWith('data: {"id":"chatcmpl-')).toBe(true);
+  });
+
+  it('paces chunks: first token after firstTokenDelayMs, then wordDelayMs apart', async () => {
+    const paced = await startMock({ wordDelayMs: 25, firstTokenDelayMs: 120 });
+    const pacedClient = new OpenAI({ baseURL: paced.url, apiKey: 'x', maxRetries: 0 });
+    const start = performance.now();
+    const arrivals: { at: number; chunk: ChatCompletionChunk }[] = [];
+    const stream = await pacedClient.chat.completions.create({ model: 'chatql-mock', messages: hello, max_tokens: 6, stream: true });
+    for await (const chunk of stream) arrivals.push({ at: performance.now() - start, chunk });
+    const role = arrivals[0];
+    const words = arrivals.filter(({ chunk }) => chunk.choices[0]?.delta.content);
+    expect(words).toHaveLength(6);
+    expect((words[0]?.at ?? 0) - (role?.at ?? 0)).toBeGreaterThanOrEqual(100);
+    // Five gaps of 25 ms: the words trickle in rather than arriving in one burst.
+    expect((words[5]?.at ?? 0) - (words[0]?.at ?? 0)).toBeGreaterThanOrEqual(100);
+    // A non-streaming answer is not paced: all words at once, without the first-token delay.
+    const before = performance.now();
+    await pacedClient.chat.completions.create({ model: 'chatql-mock', messages: hello });
+    expect(performance.now() - before).toBeLessThan(1000); // paced, its ~100 words would take 2.5 s
+  });
+
+  it('stops a paced stream when the client aborts, and records the abort', async () => {
+    const paced = await startMock({ wordDelayMs: 20 });
+    const pacedClient = new OpenAI({ baseURL: paced.url, apiKey: 'x', maxRetries: 0 });
+    const stream = await pacedClient.chat.completions.create({ model: 'chatql-mock', messages: hello, stream: true });
+    let words = 0;
+    for await (const chunk of stream) {
+      if (chunk.choices[0]?.delta.content && ++words === 2) break; // break aborts the request
+    }
+    const record = paced.requests[0];
+    await record?.closed;
+    expect(record?.aborted).toBe(true);
+    expect(record?.closedAt).toBeGreaterThan(record?.receivedAt ?? Infinity);
+    expect(paced.openRequests()).toBe(0);
+  });
+});
+
+describe('tool calls', () => {
+  const tools = [
+    {
+      type: 'function' as const,
+      function: {
+        name: 'get_weather',
+        parameters: {
+          type: 'object',
+          properties: {
+            location: { type: 'string' },
+            unit: { type: 'string', enum: ['celsius', 'fahrenheit'] },
+            days: { type: 'integer' },
+            detailed: { type: 'boolean' },
+            tags: { type: 'array', items: { type: 'string' } },
+          },
+          required: ['location'],
+        },
+      },
+    },
+    { type: 'function' as const, function: { name: 'get_time' } },
+  ];
+
+  it('calls the first two tools in parallel, streamed fragments assembling to the non-streamed calls', async () => {
+    const whole = await client.chat.completions.create({ model: 'chatql-mock', messages: hello, tools });
+    const message = whole.choices[0]?.message;
+    expect(message?.content).toBeNull();
+    expect(whole.choices[0]?.finish_reason).toBe('tool_calls');
+    const calls = (message?.tool_calls ?? []).map((call) => (call.type === 'function' ? call : undefined));
+    expect(calls.map((call) => call?.function.name)).toEqual(['get_weather', 'get_time']);
+    expect(JSON.parse(calls[0]?.function.arguments ?? '')).toEqual({
+      location: 'Paris',
+      unit: 'celsius',
+      days: 1,
+      detailed: true,
+      tags: ['tags'],
+    });
+    expect(calls[1]?.function.arguments).toBe('{}');
+    expect(calls.every((call) => /^call_[A-Za-z0-9]{24}$/.test(call?.id ?? ''))).toBe(true);
+
+    const chunks = await collect({ model: 'chatql-mock', messages: hello, tools, stream: true, stream_options: { include_usage: true } });
+    expect(chunks[0]?.choices[0]?.delta).toEqual({ role: 'assistant', content: null });
+    const assembled: { id?: string; name: string; arguments: string; fragments: number }[] = [];
+    let lastIndex = 0;
+    for (const chunk of chunks) {
+      for (const fragment of chunk.choices[0]?.delta.tool_calls ?? []) {
+        expect(fragment.index).toBeGreaterThanOrEqual(lastIndex); // call 0 finishes before call 1 opens
+        lastIndex = fragment.index;
+        if (fragment.id) {
+          expect(fragment).toEqual({ index: fragment.index, id: fragment.id, type: 'function', function: { name: fragment.function?.name, arguments: '' } });
+          assembled[fragment.index] = { id: fragment.id, name: fragment.function?.name ?? '', arguments: '', fragments: 0 };
+        } else {
+          expect(Object.keys(fragment)).toEqual(['index', 'function']);
+          const call = assembled[fragment.index];
+          if (!call) throw new Error('fragment before its call');
+          call.arguments += fragment.function?.arguments ?? '';
+          call.fragments += 1;
+        }
+      }
+    }
+    expect(assembled.map(({ name, arguments: args }) => ({ name, args }))).toEqual(
+      calls.map((call) => ({ name: call?.function.name, args: call?.function.arguments })),
+    );
+    expect(assembled[0]?.fragments).toBeGreaterThan(3);
+    expect(chunks.at(-2)?.choices[0]?.finish_reason).toBe('tool_calls');
+    // Argument fragments are the completion tokens; the opening fragment (name, id) is not one.
+    const fragments = assembled.reduce((sum, call) => sum + call.fragments, 0);
+    expect(chunks.at(-1)?.usage?.completion_tokens).toBe(fragments);
+    expect(whole.usage?.completion_tokens).toBe(fragments);
+  });
+
+  it('honours a forced tool, parallel_tool_calls: false and tool_choice: none', async () => {
+    const forced = await client.chat.completions.create({
+      model: 'chatql-mock',
+      messages: hello,
+      tools,
+      tool_choice: { type: 'function', function: { name: 'get_time' } },
+    });
+    expect(forced.choices[0]?.message.tool_calls?.map((call) => call.type === 'function' && call.function.name)).toEqual(['get_time']);
+    const single = await client.chat.completions.create({ model: 'chatql-mock', messages: hello, tools, parallel_tool_calls: false });
+    expect(single.choices[0]?.message.tool_calls).toHaveLength(1);
+    const none = await client.chat.completions.create({ model: 'chatql-mock', messages: hello, tools, tool_choice: 'none' });
+    expect(none.choices[0]?.message.content).toMatch(/^You said/);
+    expect(none.choices[0]?.message.tool_calls).toBeUndefined();
+  });
+
+  it('quotes a tool result instead of calling again', async () => {
+    const completion = await client.chat.completions.create({
+      model: 'chatql-mock',
+      tools,
+      messages: [
+        ...hello,
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_time', arguments: '{}' } }] },
+        { role: 'tool', tool_call_id: 'call_1', content: '{"time":"12:00"}' },
+      ],
+    });
+    expect(completion.choices[0]?.message.content).toBe('The tool returned: {"time":"12:00"}');
+    expect(completion.choices[0]?.finish_reason).toBe('stop');
+  });
+
+  it('samples arguments from nested schemas, $ref and bounds', () => {
+    expect(sampleArguments(undefined)).toEqual({});
+    expect(
+      sampleArguments({
+        type: 'object',
+        properties: {
+          address: { $ref: '#/$defs/Address' },
+          count: { type: 'number', minimum: 5 },
+          mode: { const: 'fast' },
+          maybe: { anyOf: [{ type: 'null' }, { type: 'string' }] },
+        },
+        required: ['extra'],
+        $defs: { Address: { type: 'object', properties: { city: { type: 'string' }, zip: { type: ['string', 'null'] } } } },
+      }),
+    ).toEqual({ address: { city: 'Paris', zip: 'zip' }, count: 5, mode: 'fast', maybe: 'maybe', extra: 'extra' });
+    // A self-referencing schema ends instead of recursing for ever.
+    expect(sampleArguments({ type: 'object', properties: { next: { $ref: '#' } } })).toBeTypeOf('object');
+  });
+});
+
+describe('logprobs, reasoning and refusal', () => {
+  it('returns deterministic logprobs with top alternatives, whole or per chunk', async () => {
+    const params = { model: 'chatql-mock', messages: hello, logprobs: true, top_logprobs: 2, max_tokens: 5 };
+    const whole = await client.chat.completions.create(params);
+    const again = await client.chat.completions.create(params);
+    const content = whole.choices[0]?.logprobs?.content ?? [];
+    expect(content).toHaveLength(5);
+    expect(content.map((entry) => entry.token).join('')).toBe(whole.choices[0]?.message.content);
+    for (const entry of content) {
+      expect(entry.bytes).toEqual([...Buffer.from(entry.token, 'utf8')]);
+      expect(entry.logprob).toBeLessThan(0);
+      expect(entry.top_logprobs).toHaveLength(2);
+      expect(entry.top_logprobs[0]).toEqual({ token: entry.token, logprob: entry.logprob, bytes: entry.bytes });
+      expect(entry.top_logprobs[1]?.logprob).toBeLessThan(entry.logprob);
+    }
+    expect(again.choices[0]?.logprobs).toEqual(whole.choices[0]?.logprobs);
+
+    const chunks = await collect({ ...params, stream: true });
+    expect(chunks[0]?.choices[0]?.logprobs).toEqual({ content: [], refusal: null });
+    const perChunk = chunks.slice(1, -1).map((chunk) => chunk.choices[0]?.logprobs?.content?.[0]);
+    expect(perChunk).toEqual(content);
+    expect(chunks.at(-1)?.choices[0]?.logprobs).toBeNull();
+  });
+
+  it('streams reasoning_content before the content for the reasoning model', async () => {
+    const chunks = await collect({ model: 'chatql-mock-reasoning', messages: hello, stream: true, stream_options: { include_usage: true } });
+    const kinds = chunks.slice(1, -2).map((chunk) => Object.keys(chunk.choices[0]?.delta ?? {}).join());
+    const firstContent = kinds.indexOf('content');
+    expect(firstContent).toBeGreaterThan(0);
+    expect(kinds.slice(0, firstContent).every((kind) => kind === 'reasoning_content')).toBe(true);
+    expect(kinds.slice(firstContent).every((kind) => kind === 'content')).toBe(true);
+    expect(chunks.at(-1)?.usage?.completion_tokens_details?.reasoning_tokens).toBe(firstContent);
+
+    const whole = await client.chat.completions.create({ model: 'chatql-mock-reasoning', messages: hello });
+    const message = whole.choices[0]?.message as { content: string; reasoning_content?: string };
+    expect(message.reasoning_content).toMatch(/^The user wrote 1 word\./);
+    expect(message.content).toMatch(/^You said: "Hello"/);
+    expect(whole.usage?.completion_tokens_details?.reasoning_tokens).toBe(tokenize(message.reasoning_content ?? '').length);
+  });
+
+  it('refuses in refusal with content null, streamed after a refusal:"" first chunk', async () => {
+    const whole = await client.chat.completions.create({ model: 'chatql-mock-refusal', messages: hello });
+    expect(whole.choices[0]?.message).toMatchObject({ content: null, refusal: REFUSAL_TEXT });
+    expect(whole.choices[0]?.finish_reason).toBe('stop');
+    const chunks = await collect({ model: 'chatql-mock-refusal', messages: hello, stream: true });
+    expect(chunks[0]?.choices[0]?.delta).toEqual({ role: 'assistant', content: null, refusal: '' });
+    expect(chunks.map((chunk) => chunk.choices[0]?.delta.refusal ?? '').join('')).toBe(REFUSAL_TEXT);
+    expect(chunks.some((chunk) => typeof chunk.choices[0]?.delta.content === 'string')).toBe(false);
+    expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('stop');
+  });
+});
+
+describe('error models', () => {
+  const envelope = (message: string, type: string | null, param: string | null, code: string | null) => ({
+    error: { message, type, param, code },
+  });
+  const cases = [
+    {
+      model: 'fail-400',
+      status: 400,
+      errorClass: BadRequestError,
+      body: envelope(
+        "This model's maximum context length is 8192 tokens. However, your messages resulted in 8227 tokens. Please reduce the length of the messages.",
+        'invalid_request_error',
+        'messages',
+        'context_length_exceeded',
+      ),
+    },
+    { model: 'fail-401', status: 401, errorClass: AuthenticationError, body: { error: expect.objectContaining({ code: 'invalid_api_key', param: null, type: 'invalid_request_error' }) } },
+    { model: 'fail-403', status: 403, errorClass: PermissionDeniedError, body: { error: expect.objectContaining({ type: 'permission_error', code: '403', param: null }) } },
+    {
+      model: 'fail-404',
+      status: 404,
+      errorClass: NotFoundError,
+      body: envelope('The model `fail-404` does not exist or you do not have access to it.', 'invalid_request_error', null, 'model_not_found'),
+    },
+    { model: 'fail-429', status: 429, errorClass: RateLimitError, body: { error: expect.objectContaining({ code: 'rate_limit_exceeded', param: null }) } },
+    {
+      model: 'fail-budget',
+      status: 429,
+      errorClass: RateLimitError,
+      body: envelope('Budget has been exceeded! Current cost: 2.51, Max budget: 2.5', 'budget_exceeded', null, '429'),
+    },
+    {
+      model: 'fail-500',
+      status: 500,
+      errorClass: InternalServerError,
+      body: envelope('The server had an error while processing your request.', 'server_error', null, null),
+    },
+  ];
+
+  it.each(cases)('$model answers $status in the OpenAI envelope', async ({ model, status, errorClass, body }) => {
+    const res = await post({ model, messages: hello, stream: true });
+    expect(res.status).toBe(status);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(res.headers.get('x-request-id')).toMatch(/^req_/);
+    const json = (await res.json()) as { error: object };
+    expect(json).toEqual(body);
+    expect(Object.keys(json.error)).toEqual(['message', 'type', 'param', 'code']);
+    const error = await rejection(client.chat.completions.create({ model, messages: hello }));
+    expect(error).toBeInstanceOf(errorClass);
+    expect((error as APIError).status).toBe(status);
+  });
+
+  it('fail-429 carries retry-after and retry-after-ms; fail-budget does not', async () => {
+    const limited = await post({ model: 'fail-429', messages: hello });
+    expect(limited.headers.get('retry-after')).toBe('30');
+    expect(limited.headers.get('retry-after-ms')).toBe('30000');
+    const budget = await post({ model: 'fail-budget', messages: hello });
+    expect(budget.headers.get('retry-after')).toBeNull();
+  });
+
+  it('answers an unknown model, bad JSON and missing fields with OpenAI errors', async () => {
+    const unknown = await post({ model: 'gpt-nope', messages: hello });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toEqual(
+      envelope('The model `gpt-nope` does not exist or you do not have access to it.', 'invalid_request_error', null, 'model_not_found'),
+    );
+    const badRequests: [unknown, string | null][] = [
+      ['{"model": ', null],
+      ['', 'model'],
+      [[], null],
+      [{ messages: hello }, 'model'],
+      [{ model: 'chatql-mock' }, 'messages'],
+      [{ model: 'chatql-mock', messages: [] }, 'messages'],
+      [{ model: 'chatql-mock', messages: ['hi'] }, 'messages[0]'],
+      [{ model: 'chatql-mock', messages: [{ role: 'robot', content: 'hi' }] }, 'messages[0].role'],
+      [{ model: 'chatql-mock', messages: hello, max_tokens: 0 }, 'max_tokens'],
+      [{ model: 'chatql-mock', messages: hello, tools: [{ type: 'function' }] }, 'tools[0].function.name'],
+      [{ model: 'chatql-mock', messages: hello, tool_choice: 'auto' }, 'tool_choice'],
+    ];
+    for (const [body, param] of badRequests) {
+      const res = await post(body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      const json = (await res.json()) as { error: Record<string, unknown> };
+      expect(Object.keys(json.error)).toEqual(['message', 'type', 'param', 'code']);
+      expect(json.error).toMatchObject({ type: 'invalid_request_error', param });
+    }
+  });
+
+  it('answers an unknown route with 404 in the envelope', async () => {
+    const res = await fetch(`${mock.url}/embeddings`, { method: 'POST', body: '{}' });
+    expect(res.status).toBe(404);
+    expect(res.headers.get('x-request-id')).toMatch(/^req_/);
+    expect(await res.json()).toEqual(envelope('Invalid URL (POST /v1/embeddings)', 'invalid_request_error', null, null));
+  });
+
+  it('survives odd content and still answers', async () => {
+    const odd = await post({ model: 'chatql-mock', messages: [{ role: 'user', content: 42 }, { role: 'user', content: [null, 7, { type: 'text' }] }] });
+    expect(odd.status).toBe(200);
+    expect(((await odd.json()) as { choices: { message: { content: string } }[] }).choices[0]?.message.content).toMatch(/^You said: ""/);
+  });
+});
+
+describe('mid-stream failure models', () => {
+  it('fail-break sends a few words, then drops the connection', async () => {
+    const received: string[] = [];
+    const error = await rejection(
+      (async () => {
+        const stream = await client.chat.completions.create({ model: 'fail-break', messages: hello, stream: true });
+        for await (const chunk of stream) received.push(chunk.choices[0]?.delta.content ?? '');
+      })(),
+    );
+    expect(received.join('')).toBe('You said: "Hello".');
+    expect(error).toBeInstanceOf(Error);
+    expect(await rejection(client.chat.completions.create({ model: 'fail-break', messages: hello }))).toBeInstanceOf(APIConnectionError);
+  });
+
+  it('fail-no-finish ends with [DONE] but no finish chunk and no usage', async () => {
+    const res = await post({ model: 'fail-no-finish', messages: hello, stream: true, stream_options: { include_usage: true } });
+    const events = parseSse(await res.text()) as (ChatCompletionChunk | '[DONE]')[];
+    expect(events.at(-1)).toBe('[DONE]');
+    const chunks = events.slice(0, -1) as ChatCompletionChunk[];
+    expect(chunks.length).toBeGreaterThan(10);
+    expect(chunks.every((chunk) => chunk.choices[0]?.finish_reason === null && !chunk.usage)).toBe(true);
+    const whole = await client.chat.completions.create({ model: 'fail-no-finish', messages: hello });
+    expect(whole.choices[0]?.finish_reason).toBeNull();
+  });
+
+  it("fail-stream-error sends LiteLLM's in-band error and [DONE]; the SDK throws it", async () => {
+    const res = await post({ model: 'fail-stream-error', messages: hello, stream: true });
+    const events = parseSse(await res.text());
+    expect(events.slice(-2)).toEqual([
+      { error: { message: 'litellm.RateLimitError: Rate limit reached, please retry', type: 'None', param: null, code: '429' } },
+      '[DONE]',
+    ]);
+    expect(events).toHaveLength(1 + 3 + 2);
+    const error = await rejection(collect({ model: 'fail-stream-error', messages: hello, stream: true }));
+    expect(error).toBeInstanceOf(APIError);
+    expect((error as APIError).status).toBeUndefined();
+    expect((error as APIError).code).toBe('429');
+    const whole = await post({ model: 'fail-stream-error', messages: hello });
+    expect(whole.status).toBe(429);
+  });
+
+  it("fail-vllm-error sends vLLM's flat in-band error and [DONE]", async () => {
+    const res = await post({ model: 'fail-vllm-error', messages: hello, stream: true });
+    const events = parseSse(await res.text());
+    expect(events.at(-2)).toMatchObject({ object: 'error', type: 'BadRequestError', param: null, code: 400 });
+    expect(Object.keys(events.at(-2) as object)).toEqual(['object', 'message', 'type', 'param', 'code']);
+    expect(events.at(-1)).toBe('[DONE]');
+    const whole = await post({ model: 'fail-vllm-error', messages: hello });
+    expect(whole.status).toBe(400);
+  });
+
+  it('fail-stall sends headers and a few words, then nothing until the client gives up', async () => {
+    const controller = new AbortController();
+    const res = await post({ model: 'fail-stall', messages: hello, stream: true }, { signal: controller.signal });
+    expect(res.status).toBe(200);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    while ((text.match(/\n\n/g) ?? []).length < 4) text += new TextDecoder().decode((await reader.read()).value);
+    const next = reader.read();
+    const outcome = await Promise.race([next.then(() => 'data'), new Promise((resolve) => setTimeout(resolve, 150, 'silence'))]);
+    expect(outcome).toBe('silence');
+    expect(parseSse(text)).toHaveLength(4);
+    expect(mock.openRequests()).toBe(1);
+    controller.abort();
+    await next.catch(() => undefined);
+    await mock.requests[0]?.closed;
+    expect(mock.requests[0]?.aborted).toBe(true);
+    expect(mock.openRequests()).toBe(0);
+  });
+});
+
+describe('scripted responses and connection handling', () => {
+  it('enqueue answers the next chat requests in FIFO order, whatever the model', async () => {
+    mock.enqueue(
+      { status: 503, body: { error: { message: 'overloaded', type: 'server_error', param: null, code: null } } },
+      { status: 429, headers: { 'retry-after': '1' }, body: { error: { message: 'slow down', type: 'requests', param: null, code: 'rate_limit_exceeded' } } },
+      { status: 200, body: { scripted: true } },
+    );
+    const first = await rejection(client.chat.completions.create({ model: 'chatql-mock', messages: hello }));
+    expect(first).toBeInstanceOf(InternalServerError);
+    expect((first as APIError).status).toBe(503);
+    const second = await rejection(client.chat.completions.create({ model: 'chatql-mock', messages: hello }));
+    expect(second).toBeInstanceOf(RateLimitError);
+    expect((second as APIError).headers?.get('retry-after')).toBe('1');
+    expect(await client.chat.completions.create({ model: 'fail-500', messages: hello })).toEqual({ scripted: true });
+    const fourth = await client.chat.completions.create({ model: 'chatql-mock', messages: hello });
+    expect(fourth.object).toBe('chat.completion');
+    // GET /v1/models never consumes the queue.
+    mock.enqueue({ status: 500 });
+    await client.models.list();
+    expect(await rejection(client.chat.completions.create({ model: 'chatql-mock', messages: hello }))).toBeInstanceOf(InternalServerError);
+  });
+
+  it('a reset action destroys the socket: the SDK throws APIConnectionError', async () => {
+    mock.enqueue({ action: 'reset' });
+    const error = await rejection(client.chat.completions.create({ model: 'chatql-mock', messages: hello }));
+    expect(error).toBeInstanceOf(APIConnectionError);
+    expect(mock.requests).toHaveLength(1);
+    // The next request gets a fresh connection and a normal answer.
+    expect((await client.chat.completions.create({ model: 'chatql-mock', messages: hello })).object).toBe('chat.completion');
+  });
+
+  it('a hang is recorded as aborted with closedAt when the client aborts', async () => {
+    mock.enqueue({ action: 'hang' });
+    const controller = new AbortController();
+    const arrived = mock.nextRequest();
+    const pending = client.chat.completions.create({ model: 'chatql-mock', messages: hello }, { signal: controller.signal });
+    const record = await arrived;
+    expect(record.body).toMatchObject({ model: 'chatql-mock', messages: hello });
+    expect(mock.openRequests()).toBe(1);
+    expect(record.closedAt).toBeUndefined();
+    controller.abort();
+    expect(await rejection(pending)).toBeInstanceOf(Error);
+    await record.closed;
+    expect(record.aborted).toBe(true);
+    expect(record.closedAt).toBeGreaterThanOrEqual(record.receivedAt);
+    expect(mock.openRequests()).toBe(0);
+  });
+
+  it('records method, path without query, headers and body; reset clears them', async () => {
+    await fetch(`${mock.url}/models?limit=1`, { headers: { authorization: 'Bearer abc' } });
+    await client.chat.completions.create({ model: 'chatql-mock', messages: hello });
+    const [models, chat] = mock.requests;
+    expect(models).toMatchObject({ id: expect.any(Number), method: 'GET', path: '/v1/models', body: undefined, aborted: false });
+    expect(models?.headers.authorization).toBe('Bearer abc');
+    expect(chat).toMatchObject({ method: 'POST', path: '/v1/chat/completions', body: { model: 'chatql-mock', messages: hello } });
+    expect(chat?.id).toBeGreaterThan(models?.id ?? Infinity);
+    await chat?.closed;
+    expect(chat?.aborted).toBe(false);
+    mock.reset();
+    expect(mock.requests).toHaveLength(0);
+  });
+
+  it('keeps connections alive between requests', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const get = () =>
+      new Promise<boolean>((resolve, reject) => {
+        const req = httpRequest(`${mock.url}/models`, { agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(req.reusedSocket));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    expect(await get()).toBe(false);
+    expect(await get()).toBe(true);
+    agent.destroy();
+  });
+
+  it('close() resolves with a hanging request and a paced stream open', async () => {
+    const doomed = await startMockUpstream({ wordDelayMs: 10_000 });
+    const hangClient = new OpenAI({ baseURL: doomed.url, apiKey: 'x', maxRetries: 0 });
+    const hanging = rejection(hangClient.chat.completions.create({ model: 'fail-hang', messages: hello }));
+    const streaming = rejection(collect({ model: 'chatql-mock', messages: hello, stream: true }, hangClient));
+    while (doomed.requests.length < 2) await doomed.nextRequest();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(doomed.openRequests()).toBe(2);
+    const started = performance.now();
+    await doomed.close();
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(await hanging).toBeInstanceOf(APIConnectionError);
+    expect(await streaming).toBeInstanceOf(Error);
+    expect(doomed.openRequests()).toBe(0);
+    await expect(doomed.nextRequest()).rejects.toThrow(/closed/);
+  });
+});
+
+describe('apiKey', () => {
+  it('requires the bearer key when set, without echoing a wrong one', async () => {
+    const guarded = await startMock({ apiKey: 'sk-right', wordDelayMs: 0 });
+    const wrong = new OpenAI({ baseURL: guarded.url, apiKey: 'sk-wrong-key', maxRetries: 0 });
+    const error = await rejection(wrong.chat.completions.create({ model: 'chatql-mock', messages: hello }));
+    expect(error).toBeInstanceOf(AuthenticationError);
+    expect(JSON.stringify((error as APIError).error)).not.toContain('sk-wrong-key');
+    expect(await rejection(wrong.models.list())).toBeInstanceOf(AuthenticationError);
+    const right = new OpenAI({ baseURL: guarded.url, apiKey: 'sk-right', maxRetries: 0 });
+    expect((await right.chat.completions.create({ model: 'chatql-mock', messages: hello })).object).toBe('chat.completion');
+  });
+});
+
+describe('npm run mock-upstream', () => {
+  it('prints its base URL and models on one line, serves, and exits on SIGTERM', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/mock-upstream/main.ts'], {
+      env: { ...process.env, PORT: '0', MOCK_WORD_DELAY_MS: '0' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const [line] = (await once(child.stdout, 'data')) as [Buffer];
+      const match = /^Mock upstream at (http:\/\/127\.0\.0\.1:\d+\/v1); models: (.+)\n$/.exec(line.toString());
+      expect(match?.[2]).toBe(MOCK_MODELS.map((model) => model.id).join(', '));
+      const cli = new OpenAI({ baseURL: match?.[1] ?? '', apiKey: 'x', maxRetries: 0 });
+      expect((await cli.chat.completions.create({ model: 'chatql-mock', messages: hello })).object).toBe('chat.completion');
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      expect((await exited)[0]).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 15_000);
+});

@@ -1,0 +1,140 @@
+/**
+ * The operation documents the tests send, typed by codegen (`npm run codegen` regenerates
+ * test/gql/ from them). They select every field, so that a mapping mistake anywhere shows.
+ */
+import { graphql } from '../gql/index.js';
+
+export const ErrorFieldsFragment = graphql(`
+  fragment ErrorFields on Error {
+    __typename
+    message
+    source
+    retryable
+    ... on InvalidRequestError {
+      param
+      code
+    }
+    ... on RateLimitError {
+      retryAfterSeconds
+    }
+    ... on UpstreamUnavailableError {
+      status
+    }
+  }
+`);
+
+export const CompletionFieldsFragment = graphql(`
+  fragment CompletionFields on ChatCompletion {
+    id
+    model
+    created
+    systemFingerprint
+    choices {
+      index
+      finishReason
+      message {
+        content
+        refusal
+        reasoningContent
+        toolCalls {
+          id
+          function {
+            name
+            arguments
+          }
+        }
+      }
+      logprobs {
+        content {
+          token
+          logprob
+          bytes
+          topLogprobs {
+            token
+            logprob
+            bytes
+          }
+        }
+      }
+    }
+    usage {
+      promptTokens
+      completionTokens
+      totalTokens
+      promptTokensDetails {
+        cachedTokens
+      }
+      completionTokensDetails {
+        reasoningTokens
+      }
+    }
+  }
+`);
+
+export const ChatCompletionMutation = graphql(`
+  mutation ChatCompletion($input: ChatCompletionInput!) {
+    chatCompletion(input: $input) {
+      __typename
+      ...CompletionFields
+      ...ErrorFields
+    }
+  }
+`);
+
+export const ChatCompletionStreamSubscription = graphql(`
+  subscription ChatCompletionStream($input: ChatCompletionInput!) {
+    chatCompletionStream(input: $input) {
+      __typename
+      ... on ChatCompletionChunk {
+        id
+        model
+        choices {
+          index
+          finishReason
+          delta {
+            content
+            refusal
+            reasoningContent
+            toolCalls {
+              index
+              id
+              function {
+                name
+                arguments
+              }
+            }
+          }
+          logprobs {
+            content {
+              token
+              logprob
+            }
+          }
+        }
+        usage {
+          promptTokens
+          completionTokens
+          totalTokens
+        }
+      }
+      ...CompletionFields
+      ...ErrorFields
+    }
+  }
+`);
+
+export const ModelsQuery = graphql(`
+  query Models {
+    models {
+      __typename
+      ... on ModelList {
+        models {
+          id
+          ownedBy
+          created
+        }
+      }
+      ...ErrorFields
+    }
+  }
+`);

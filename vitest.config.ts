@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * `*.test.ts`: in-process tests of pure logic. `*.e2e.ts`: real servers on port 0 (the mock
+ * upstream, the service) driven by real clients (the openai SDK, graphql-ws, SSE over fetch).
+ */
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts', 'test/**/*.e2e.ts'],
+    testTimeout: 20_000,
+    hookTimeout: 20_000,
+    // Timing bounds (abort within 100 ms) are checked with margins; parallel files on a 2-core
+    // machine would only add noise.
+    fileParallelism: false,
+  },
+});
