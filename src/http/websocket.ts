@@ -119,14 +119,21 @@ export function attachGraphQLWebSocket(
     get connections() {
       return server.clients.size;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      // Operations have ended by now (the tracker drained them), but graphql-ws sends each `complete`
+      // only after the operation's iterator has returned: let those go out before the close frame.
+      const deadline = performance.now() + 1000;
+      while ([...server.clients].some((socket) => (operations.get(socket)?.size ?? 0) > 0) && performance.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      await new Promise<void>((resolve) => {
         for (const socket of server.clients) socket.close(1001, 'Server shutting down');
         server.close(() => resolve());
         // A peer that never answers the close handshake must not hold shutdown up.
         setTimeout(() => {
           for (const socket of server.clients) socket.terminate();
         }, 1000).unref();
-      }),
+      });
+    },
   };
 }

@@ -1,0 +1,127 @@
+/**
+ * The service's HTTP surface besides GraphQL execution: health and readiness, GraphiQL served
+ * from the service itself, CORS, and the `models` query with its cache.
+ */
+import { createServer } from 'node:net';
+
+import { describe, expect, it } from 'vitest';
+
+import { postGraphQL } from '../utils/clients.js';
+import { ModelsQuery } from '../utils/operations.js';
+import { startMock, startService, until } from '../utils/servers.js';
+
+/** A loopback port with nothing listening on it: bound, then released. */
+async function refusedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('health and readiness', () => {
+  it('reports the upstream in /readyz without failing readiness on it', async () => {
+    const port = await refusedPort();
+    const service = await startService(null, { OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1`, UPSTREAM_MAX_RETRIES: '0' });
+    expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+    await until(() => service.rawLogs.some((line) => line.includes('"call":"models"')), 5000, 'the warm-up models call');
+    const response = await fetch(`${service.url}/readyz`);
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { status: string; upstream: { ok: boolean; lastError: string } };
+    expect(body.status).toBe('ready');
+    expect(body.upstream.ok).toBe(false);
+    expect(body.upstream.lastError).toBe('UpstreamUnavailableError');
+    expect(JSON.stringify(body)).not.toContain(String(port));
+  });
+
+  it('reports a reachable upstream', async () => {
+    const mock = await startMock();
+    const service = await startService(mock);
+    await until(() => mock.requests.some((request) => request.path === '/v1/models' && request.closedAt !== undefined), 5000, 'the warm-up models call');
+    const body = (await (await fetch(`${service.url}/readyz`)).json()) as { upstream: { ok: boolean | null; lastError: string | null } };
+    expect(body.upstream).toMatchObject({ ok: true, lastError: null });
+  });
+});
+
+describe('GraphiQL', () => {
+  it('is served by the service itself, with no script or style from another host', async () => {
+    const mock = await startMock();
+    const service = await startService(mock);
+    await until(() => mock.requests.some((request) => request.path === '/v1/models' && request.closedAt !== undefined), 5000, 'the warm-up models call');
+    const response = await fetch(service.httpUrl, { headers: { accept: 'text/html' } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/html');
+    // The page inlines all of GraphiQL (megabytes): assert on booleans, so a failure does not print it.
+    const html = await response.text();
+    expect(html.includes('<title>ChatQL</title>')).toBe(true);
+    expect(/<script[^>]+src=["']https?:/i.test(html)).toBe(false);
+    expect(/<link[^>]+href=["']https?:/i.test(html)).toBe(false);
+    // The example document names a model the upstream serves and shows a streaming subscription.
+    expect(html.includes('model: \\"chatql-mock\\"') || html.includes('model: "chatql-mock"')).toBe(true);
+    expect(html.includes('chatCompletionStream')).toBe(true);
+  });
+
+  it('redirects / to /graphql', async () => {
+    const service = await startService(await startMock());
+    const response = await fetch(`${service.url}/`, { redirect: 'manual' });
+    expect(response.status).toBe(302);
+    expect(response.headers.get('location')).toBe('/graphql');
+  });
+});
+
+describe('CORS', async () => {
+  const mock = await startMock();
+
+  async function preflight(url: string, origin: string): Promise<string | null> {
+    const response = await fetch(url, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
+    return response.headers.get('access-control-allow-origin');
+  }
+
+  it('allows local development origins and the own origin by default, and no other', async () => {
+    const service = await startService(mock);
+    expect(await preflight(service.httpUrl, 'http://localhost:5173')).toBe('http://localhost:5173');
+    expect(await preflight(service.httpUrl, 'http://127.0.0.1:3000')).toBe('http://127.0.0.1:3000');
+    expect(await preflight(service.httpUrl, service.url)).toBe(service.url);
+    expect(await preflight(service.httpUrl, 'https://evil.example')).toBeNull();
+    expect(await preflight(service.httpUrl, 'http://localhost.evil.example')).toBeNull();
+  });
+
+  it('allows exactly the configured CORS_ORIGINS', async () => {
+    const service = await startService(mock, { CORS_ORIGINS: 'https://app.example.com,https://*.preview.example.com' });
+    expect(await preflight(service.httpUrl, 'https://app.example.com')).toBe('https://app.example.com');
+    expect(await preflight(service.httpUrl, 'https://pr-7.preview.example.com')).toBe('https://pr-7.preview.example.com');
+    expect(await preflight(service.httpUrl, 'http://localhost:5173')).toBeNull();
+    expect(await preflight(service.httpUrl, 'https://app.example.com.evil.example')).toBeNull();
+  });
+});
+
+describe('models', () => {
+  it('lists the upstream models and serves repeats from the cache', async () => {
+    const mock = await startMock();
+    const service = await startService(mock, { MODELS_CACHE_MS: '60000' });
+    const modelCalls = () => mock.requests.filter((request) => request.path === '/v1/models').length;
+    await until(() => modelCalls() === 1, 5000, 'the warm-up models call');
+    const results = await Promise.all([1, 2, 3].map(() => postGraphQL(service, ModelsQuery, {})));
+    for (const { body } of results) {
+      const models = body.data?.models;
+      expect(models?.__typename).toBe('ModelList');
+      if (models?.__typename !== 'ModelList') continue;
+      expect(models.models[0]).toStrictEqual({ id: 'chatql-mock', ownedBy: 'chatql-mock', created: '2025-01-01T00:00:00.000Z' });
+      expect(models.models.map((model) => model.id)).toContain('fail-429');
+    }
+    expect(modelCalls()).toBe(1);
+  });
+
+  it('asks the upstream again once the cache has expired', async () => {
+    const mock = await startMock();
+    const service = await startService(mock, { MODELS_CACHE_MS: '0' });
+    const modelCalls = () => mock.requests.filter((request) => request.path === '/v1/models').length;
+    await until(() => modelCalls() === 1, 5000, 'the warm-up models call');
+    await postGraphQL(service, ModelsQuery, {});
+    await postGraphQL(service, ModelsQuery, {});
+    expect(modelCalls()).toBe(3);
+  });
+});

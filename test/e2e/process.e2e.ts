@@ -1,0 +1,126 @@
+/**
+ * The real process, as `npm start` runs it: configuration checked at start-up, the embedded mock
+ * upstream when nothing is configured, and an orderly exit on SIGTERM.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+
+import { describe, expect, it } from 'vitest';
+
+import { createWsClient, postGraphQL, subscribeWs } from '../utils/clients.js';
+import { ChatCompletionMutation, ChatCompletionStreamSubscription } from '../utils/operations.js';
+import { dispose, type TestService } from '../utils/servers.js';
+
+interface Running {
+  child: ChildProcess;
+  output: () => string;
+  exit: Promise<{ code: number | null; ms: number }>;
+}
+
+/** Starts src/server.ts with exactly `env` (plus PATH), the way `npm start` runs dist/server.js. */
+function run(env: Record<string, string>): Running {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: new URL('../..', import.meta.url),
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (data: Buffer) => (output += data.toString()));
+  child.stderr!.on('data', (data: Buffer) => (output += data.toString()));
+  let stoppedAt = 0;
+  const exit = once(child, 'exit').then(([code]) => ({ code: code as number | null, ms: performance.now() - stoppedAt }));
+  dispose(async () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  const originalKill = child.kill.bind(child);
+  child.kill = (signal?: NodeJS.Signals | number) => {
+    stoppedAt = performance.now();
+    return originalKill(signal);
+  };
+  return { child, output: () => output, exit };
+}
+
+/** Waits for the start-up line and returns the service's address as a TestService for the clients. */
+async function ready(running: Running): Promise<TestService> {
+  const deadline = performance.now() + 15_000;
+  for (;;) {
+    const match = /GraphiQL at (http:\/\/[\d.:]+)\/graphql/.exec(running.output());
+    if (match) {
+      const url = match[1]!;
+      return { url, httpUrl: `${url}/graphql`, wsUrl: `${url.replace('http', 'ws')}/graphql` } as TestService;
+    }
+    if (running.child.exitCode !== null || performance.now() > deadline) {
+      throw new Error(`the service did not start:\n${running.output()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('start-up configuration', () => {
+  it('reports every configuration problem, one line each, and exits 1', async () => {
+    const running = run({ PORT: 'abc', UPSTREAM_TIMEOUT_MS: '0', OPENAI_BASE_URL: 'localhost:4000', LOG_LEVEL: 'loud' });
+    const { code } = await running.exit;
+    expect(code).toBe(1);
+    const lines = running.output().trim().split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines.find((line) => line.includes('PORT'))).toContain('"abc"');
+    expect(lines.some((line) => line.includes('UPSTREAM_TIMEOUT_MS'))).toBe(true);
+    expect(lines.some((line) => line.includes('OPENAI_BASE_URL'))).toBe(true);
+    expect(lines.some((line) => line.includes('LOG_LEVEL'))).toBe(true);
+  });
+
+  it('refuses to start in production without an upstream', async () => {
+    const running = run({ NODE_ENV: 'production', PORT: '0' });
+    expect((await running.exit).code).toBe(1);
+    expect(running.output()).toContain('no upstream configured');
+  });
+
+  it('never prints the upstream key', async () => {
+    const running = run({ PORT: 'not-a-port', OPENAI_API_KEY: 'sk-live-secret-9876543210', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' });
+    expect((await running.exit).code).toBe(1);
+    expect(running.output()).not.toContain('sk-live-secret');
+  });
+});
+
+describe('npm start with nothing configured', () => {
+  it('serves the embedded mock upstream, says so, and stops on SIGTERM with exit code 0', async () => {
+    const running = run({ PORT: '0' });
+    const service = await ready(running);
+    expect(running.output()).toContain('embedded mock upstream');
+    const { body } = await postGraphQL(service, ChatCompletionMutation, {
+      input: { model: 'chatql-mock', messages: [{ user: { content: 'hello' } }] },
+    });
+    expect(body.data?.chatCompletion.__typename).toBe('ChatCompletion');
+
+    // A stream in flight when SIGTERM arrives still gets its whole answer within the grace period.
+    const stream = subscribeWs(createWsClient(service), ChatCompletionStreamSubscription, {
+      input: { model: 'chatql-mock', messages: [{ user: { content: 'a long answer please' } }] },
+    });
+    await stream.waitForEvents(3);
+    running.child.kill('SIGTERM');
+    await stream.done;
+    const last = stream.events.at(-1)?.chatCompletionStream;
+    expect(last?.__typename).toBe('ChatCompletion');
+    const { code, ms } = await running.exit;
+    expect(code).toBe(0);
+    // The default grace is 10 s; the mock's answer takes about 3 s.
+    expect(ms).toBeLessThan(10_000);
+    expect(running.output()).toContain('"msg":"stopped"');
+  });
+
+  it('ends what still runs when the grace period is over, with a retryable error, and exits 0', async () => {
+    const running = run({ PORT: '0', SHUTDOWN_GRACE_MS: '300' });
+    const service = await ready(running);
+    const stream = subscribeWs(createWsClient(service), ChatCompletionStreamSubscription, {
+      input: { model: 'fail-stall', messages: [{ user: { content: 'hello' } }] },
+    });
+    await stream.waitForEvents(2);
+    running.child.kill('SIGTERM');
+    await stream.done;
+    const last = stream.events.at(-1)?.chatCompletionStream;
+    expect(last).toMatchObject({ __typename: 'UpstreamUnavailableError', retryable: true });
+    const { code, ms } = await running.exit;
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(5_000);
+  });
+});
