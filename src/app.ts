@@ -36,6 +36,17 @@ export interface App {
   readonly operations: OperationTracker;
 }
 
+/** Yoga's log calls, as JSON lines; its per-request debug lines cost nothing unless debug is on. */
+function yogaLogger(logger: Logger, redact: (text: string) => string) {
+  const format = (args: unknown[]) => args.map((arg) => redact(arg instanceof Error ? (arg.stack ?? arg.message) : String(arg)));
+  const at =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (...args: unknown[]) => {
+      if (logger.isLevelEnabled(level)) logger[level]({ yoga: format(args) }, 'yoga');
+    };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
 export function buildApp(config: Config, logger: Logger): App {
   const redact = createRedactor([config.upstream.apiKey, ...upstreamUrlSecrets(config.upstream.baseURL)]);
   const client = createUpstreamClient(config.upstream);
@@ -67,12 +78,7 @@ export function buildApp(config: Config, logger: Logger): App {
       // for origins allowed above.
       return { origin: ['*'], credentials: true, maxAge: 600 };
     },
-    logging: {
-      debug: (...args) => logger.debug({ yoga: args.map(String) }, 'yoga'),
-      info: (...args) => logger.info({ yoga: args.map(String) }, 'yoga'),
-      warn: (...args) => logger.warn({ yoga: args.map(String) }, 'yoga'),
-      error: (...args) => logger.error({ yoga: args.map((arg) => (arg instanceof Error ? redact(arg.stack ?? arg.message) : String(arg))) }, 'yoga'),
-    },
+    logging: yogaLogger(logger, redact),
   });
 
   const readiness = () => ({
