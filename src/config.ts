@@ -91,21 +91,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
     Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''),
   );
   const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    return { ok: false, problems: parsed.error.issues.map((issue) => issue.message) };
-  }
-  const vars = parsed.data;
-  const production = vars.NODE_ENV === 'production';
-  const embeddedMock = vars.OPENAI_BASE_URL === undefined && vars.OPENAI_API_KEY === undefined;
+  const problems = parsed.success ? [] : parsed.error.issues.map((issue) => issue.message);
+  const production = present.NODE_ENV === 'production';
+  const embeddedMock = present.OPENAI_BASE_URL === undefined && present.OPENAI_API_KEY === undefined;
   if (embeddedMock && production) {
-    return {
-      ok: false,
-      problems: [
-        'no upstream configured: set OPENAI_BASE_URL (and OPENAI_API_KEY where the upstream needs one); ' +
-          'the embedded mock upstream is not started with NODE_ENV=production',
-      ],
-    };
+    problems.push(
+      'no upstream configured: set OPENAI_BASE_URL (and OPENAI_API_KEY where the upstream needs one); ' +
+        'the embedded mock upstream is not started with NODE_ENV=production',
+    );
   }
+  if (!parsed.success || problems.length > 0) return { ok: false, problems };
+  const vars = parsed.data;
   return {
     ok: true,
     config: {

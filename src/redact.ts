@@ -29,7 +29,7 @@ export function createRedactor(secrets: ReadonlyArray<string | undefined>): Reda
 export function upstreamUrlSecrets(baseURL: string | undefined): string[] {
   if (!baseURL || !URL.canParse(baseURL)) return [];
   const url = new URL(baseURL);
-  return [baseURL, baseURL.replace(/\/+$/, ''), url.origin, url.host, url.username, url.password].filter(
+  return [baseURL, baseURL.replace(/\/+$/, ''), url.origin, url.host, url.hostname, url.username, url.password].filter(
     (part) => part.length >= 4,
   );
 }

@@ -73,13 +73,14 @@ export class ChunkAccumulator {
           for (const fragment of delta.tool_calls) {
             const slot = fragment.index ?? 0;
             const call = (state.toolCalls[slot] ??= { id: '', type: 'function', name: '', arguments: [] });
-            if (fragment.id) call.id = fragment.id;
+            // id, type and name come with a call's first fragment; some servers repeat them later.
+            if (fragment.id && !call.id) call.id = fragment.id;
             if (fragment.type) call.type = fragment.type;
             const fn = fragment.function ?? null;
-            if (fn?.name) call.name += fn.name;
+            if (fn?.name && !call.name) call.name = fn.name;
             if (typeof fn?.arguments === 'string') call.arguments.push(fn.arguments);
             const custom = fragment.custom ?? null;
-            if (custom?.name) call.name += custom.name;
+            if (custom?.name && !call.name) call.name = custom.name;
             if (typeof custom?.input === 'string') call.arguments.push(custom.input);
           }
         }

@@ -131,7 +131,8 @@ export function mapUpstreamError(error: unknown, redact: Redactor): DomainError 
     return classify(error.status, body, parseRetryAfter(error.headers), redact);
   }
   if (error instanceof SyntaxError) {
-    return new UpstreamUnavailableError('The upstream sent a malformed response.', UPSTREAM);
+    // A response that is not what the protocol says will not turn right by asking again.
+    return new UpstreamUnavailableError('The upstream sent a malformed response.', UPSTREAM, null, false);
   }
   // undici's "terminated" (a reset mid-body), socket errors and anything else the stream throws.
   return new UpstreamUnavailableError('The connection to the upstream was lost.', UPSTREAM);

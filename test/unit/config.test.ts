@@ -1,0 +1,290 @@
+import { describe, expect, it } from 'vitest';
+
+import { type Config, loadConfig } from '../../src/config.js';
+import { isOriginAllowed, parseOriginPatterns } from '../../src/http/origins.js';
+
+function ok(env: NodeJS.ProcessEnv): Config {
+  const result = loadConfig(env);
+  if (!result.ok) throw new Error(`expected a config, got problems: ${result.problems.join('; ')}`);
+  return result.config;
+}
+
+function problems(env: NodeJS.ProcessEnv): string[] {
+  const result = loadConfig(env);
+  if (result.ok) throw new Error('expected problems, got a config');
+  return result.problems;
+}
+
+const LITELLM = { OPENAI_BASE_URL: 'http://localhost:4000/v1', OPENAI_API_KEY: 'sk-litellm-master-1234' };
+
+describe('loadConfig', () => {
+  it('has the documented defaults', () => {
+    const config = ok({});
+    expect(config.port).toBe(4000);
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.upstream.timeoutMs).toBe(60_000);
+    expect(config.upstream.maxRetries).toBe(2);
+    expect(config.modelsCacheMs).toBe(60_000);
+    expect(config.shutdownGraceMs).toBe(10_000);
+    expect(config.corsOrigins).toBeNull();
+    expect(config.production).toBe(false);
+    expect(config.logLevel).toBe('info');
+  });
+
+  it('uses the embedded mock when neither OPENAI_BASE_URL nor OPENAI_API_KEY is set', () => {
+    const config = ok({});
+    expect(config.upstream.embeddedMock).toBe(true);
+    expect(config.upstream.baseURL).toBeUndefined();
+    expect(config.upstream.apiKey).toBeUndefined();
+  });
+
+  it('reads every variable', () => {
+    const config = ok({
+      ...LITELLM,
+      PORT: '8080',
+      HOST: '0.0.0.0',
+      UPSTREAM_TIMEOUT_MS: '30000',
+      UPSTREAM_MAX_RETRIES: '0',
+      MODELS_CACHE_MS: '5000',
+      SHUTDOWN_GRACE_MS: '2500',
+      LOG_LEVEL: 'debug',
+      NODE_ENV: 'production',
+      CORS_ORIGINS: 'https://app.example.com',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '0.0.0.0',
+      upstream: {
+        baseURL: 'http://localhost:4000/v1',
+        apiKey: 'sk-litellm-master-1234',
+        embeddedMock: false,
+        timeoutMs: 30_000,
+        maxRetries: 0,
+      },
+      modelsCacheMs: 5000,
+      shutdownGraceMs: 2500,
+      logLevel: 'debug',
+      production: true,
+    });
+    expect(config.corsOrigins).toHaveLength(1);
+  });
+
+  it('ignores variables it does not know (a real process environment)', () => {
+    expect(ok({ PATH: '/usr/bin', HOME: '/root', TERM: 'xterm', ...LITELLM }).upstream.baseURL).toBe('http://localhost:4000/v1');
+  });
+
+  it('counts empty strings as unset', () => {
+    const config = ok({
+      PORT: '',
+      HOST: '',
+      OPENAI_BASE_URL: '',
+      OPENAI_API_KEY: '',
+      UPSTREAM_TIMEOUT_MS: '',
+      UPSTREAM_MAX_RETRIES: '',
+      MODELS_CACHE_MS: '',
+      SHUTDOWN_GRACE_MS: '',
+      CORS_ORIGINS: '',
+      LOG_LEVEL: '',
+      NODE_ENV: '',
+    });
+    expect(config.port).toBe(4000);
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.upstream.embeddedMock).toBe(true);
+    expect(config.upstream.timeoutMs).toBe(60_000);
+    expect(config.corsOrigins).toBeNull();
+    expect(config.logLevel).toBe('info');
+  });
+
+  it('a key without a base URL means OpenAI itself (baseURL undefined), not the mock', () => {
+    const config = ok({ OPENAI_API_KEY: 'sk-proj-abc123' });
+    expect(config.upstream.baseURL).toBeUndefined();
+    expect(config.upstream.apiKey).toBe('sk-proj-abc123');
+    expect(config.upstream.embeddedMock).toBe(false);
+  });
+
+  it('a base URL without a key (Ollama) sends no key, not the mock', () => {
+    const config = ok({ OPENAI_BASE_URL: 'http://localhost:11434/v1' });
+    expect(config.upstream.baseURL).toBe('http://localhost:11434/v1');
+    expect(config.upstream.apiKey).toBeUndefined();
+    expect(config.upstream.embeddedMock).toBe(false);
+  });
+
+  it('refuses to start in production with no upstream configured', () => {
+    const found = problems({ NODE_ENV: 'production' });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(/no upstream configured/i);
+  });
+
+  it('starts in production with an upstream', () => {
+    expect(ok({ NODE_ENV: 'production', ...LITELLM }).production).toBe(true);
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '65536'],
+    ['PORT', '-1'],
+    ['PORT', '80.5'],
+    ['UPSTREAM_TIMEOUT_MS', '-1'],
+    ['UPSTREAM_TIMEOUT_MS', '0'],
+    ['UPSTREAM_TIMEOUT_MS', '1e3'],
+    ['UPSTREAM_MAX_RETRIES', 'many'],
+    ['MODELS_CACHE_MS', 'forever'],
+    ['SHUTDOWN_GRACE_MS', '-5'],
+    ['OPENAI_BASE_URL', 'localhost:4000/v1'],
+    ['OPENAI_BASE_URL', 'ftp://example.com/v1'],
+    ['LOG_LEVEL', 'verbose'],
+  ])('reports %s=%s as one problem naming the variable', (name, value) => {
+    const found = problems({ ...LITELLM, [name]: value });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toContain(name);
+  });
+
+  it('reports every problem at once, one message each', () => {
+    const found = problems({ PORT: 'abc', UPSTREAM_TIMEOUT_MS: '-1' });
+    expect(found).toHaveLength(2);
+    expect(found.filter((problem) => problem.includes('PORT'))).toHaveLength(1);
+    expect(found.filter((problem) => problem.includes('UPSTREAM_TIMEOUT_MS'))).toHaveLength(1);
+  });
+
+  it('reports many problems of different kinds at once', () => {
+    const found = problems({
+      ...LITELLM,
+      PORT: 'abc',
+      UPSTREAM_MAX_RETRIES: '99',
+      OPENAI_BASE_URL: 'not a url',
+      LOG_LEVEL: 'loud',
+      CORS_ORIGINS: 'https://ok.example.com, bogus',
+    });
+    expect(found).toHaveLength(5);
+    for (const name of ['PORT', 'UPSTREAM_MAX_RETRIES', 'OPENAI_BASE_URL', 'LOG_LEVEL', 'CORS_ORIGINS']) {
+      expect(found.some((problem) => problem.includes(name))).toBe(true);
+    }
+  });
+
+  it('reports a missing upstream in production together with the other problems', () => {
+    const found = problems({ NODE_ENV: 'production', PORT: 'abc' });
+    expect(found).toHaveLength(2);
+    expect(found.some((problem) => problem.includes('PORT'))).toBe(true);
+    expect(found.some((problem) => /no upstream configured/i.test(problem))).toBe(true);
+  });
+
+  it('accepts whitespace around numbers', () => {
+    expect(ok({ PORT: ' 8080 ' }).port).toBe(8080);
+  });
+
+  it('accepts PORT=0 (any free port)', () => {
+    expect(ok({ PORT: '0' }).port).toBe(0);
+  });
+
+  it('compiles CORS_ORIGINS patterns', () => {
+    const origins = ok({ ...LITELLM, CORS_ORIGINS: 'https://app.example.com, http://localhost:*, https://*.example.org' }).corsOrigins;
+    expect(origins).toHaveLength(3);
+    expect(isOriginAllowed('https://app.example.com', null, origins)).toBe(true);
+    expect(isOriginAllowed('http://localhost:5173', null, origins)).toBe(true);
+    expect(isOriginAllowed('https://docs.example.org', null, origins)).toBe(true);
+    expect(isOriginAllowed('https://evil.example', null, origins)).toBe(false);
+  });
+
+  it('reports a malformed CORS_ORIGINS entry, naming the variable and the entry', () => {
+    const found = problems({ ...LITELLM, CORS_ORIGINS: 'https://app.example.com,https://app.example.com/path' });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toContain('CORS_ORIGINS');
+    expect(found[0]).toContain('https://app.example.com/path');
+  });
+});
+
+describe('parseOriginPatterns', () => {
+  it('compiles a comma-separated list, ignoring blanks and a trailing slash', () => {
+    const { patterns, problems: found } = parseOriginPatterns(' https://app.example.com/ , , http://localhost:* ');
+    expect(found).toEqual([]);
+    expect(patterns).toHaveLength(2);
+    expect(isOriginAllowed('https://app.example.com', null, patterns)).toBe(true);
+    expect(isOriginAllowed('http://localhost:3000', null, patterns)).toBe(true);
+  });
+
+  it.each(['bogus', 'app.example.com', 'ftp://files.example.com', 'https://exa mple.com', 'https://example.com/path', 'https://example.com:port', 'https://*'])(
+    'refuses the malformed entry %j',
+    (entry) => {
+      const { patterns, problems: found } = parseOriginPatterns(`https://ok.example.com,${entry}`);
+      expect(patterns).toHaveLength(1);
+      expect(found).toHaveLength(1);
+      expect(found[0]).toContain(entry);
+    },
+  );
+});
+
+describe('isOriginAllowed', () => {
+  describe('with the default policy', () => {
+    it.each(['http://localhost:5173', 'http://localhost:3000', 'http://localhost', 'http://127.0.0.1:3000', 'http://[::1]:8080'])(
+      'allows the local development origin %s',
+      (origin) => {
+        expect(isOriginAllowed(origin, 'chatql.example.com', null)).toBe(true);
+      },
+    );
+
+    it.each([
+      'https://evil.example',
+      'http://localhost.evil.com',
+      'http://localhost:5173.evil.com',
+      'http://127.0.0.1.evil.com',
+      'https://localhost:5173',
+      'http://evil.com:5173',
+      'null',
+    ])('refuses %s', (origin) => {
+      expect(isOriginAllowed(origin, 'chatql.example.com', null)).toBe(false);
+    });
+
+    it("allows the service's own origin (the Origin's host equals the Host header)", () => {
+      expect(isOriginAllowed('https://chatql.example.com', 'chatql.example.com', null)).toBe(true);
+      expect(isOriginAllowed('http://10.0.0.5:4000', '10.0.0.5:4000', null)).toBe(true);
+      expect(isOriginAllowed('https://ChatQL.Example.com', 'chatql.example.com', null)).toBe(true);
+    });
+
+    it('refuses an origin whose host differs from the Host header', () => {
+      expect(isOriginAllowed('http://10.0.0.5:4001', '10.0.0.5:4000', null)).toBe(false);
+      expect(isOriginAllowed('https://chatql.example.com.evil.com', 'chatql.example.com', null)).toBe(false);
+      expect(isOriginAllowed('https://evil.example', null, null)).toBe(false);
+    });
+  });
+
+  describe('with configured patterns', () => {
+    const { patterns } = parseOriginPatterns('https://app.example.com,https://*.example.org,http://localhost:*');
+
+    it('allows an exact origin, and only that origin', () => {
+      expect(isOriginAllowed('https://app.example.com', null, patterns)).toBe(true);
+      expect(isOriginAllowed('http://app.example.com', null, patterns)).toBe(false);
+      expect(isOriginAllowed('https://app.example.com:8443', null, patterns)).toBe(false);
+      expect(isOriginAllowed('https://other.example.com', null, patterns)).toBe(false);
+      expect(isOriginAllowed('https://app.example.com.evil.com', null, patterns)).toBe(false);
+    });
+
+    it('allows any subdomain for *., but not the bare domain or a look-alike', () => {
+      expect(isOriginAllowed('https://docs.example.org', null, patterns)).toBe(true);
+      expect(isOriginAllowed('https://a.b.example.org', null, patterns)).toBe(true);
+      expect(isOriginAllowed('https://evilexample.org', null, patterns)).toBe(false);
+      expect(isOriginAllowed('https://docs.example.org.evil.com', null, patterns)).toBe(false);
+      expect(isOriginAllowed('http://docs.example.org', null, patterns)).toBe(false);
+    });
+
+    it('allows any port for :*', () => {
+      expect(isOriginAllowed('http://localhost:5173', null, patterns)).toBe(true);
+      expect(isOriginAllowed('http://localhost', null, patterns)).toBe(true);
+      expect(isOriginAllowed('http://localhost.evil.com', null, patterns)).toBe(false);
+    });
+
+    it('replaces the default local origins', () => {
+      const only = parseOriginPatterns('https://app.example.com').patterns;
+      expect(isOriginAllowed('http://localhost:5173', null, only)).toBe(false);
+      expect(isOriginAllowed('http://127.0.0.1:3000', null, only)).toBe(false);
+    });
+
+    it('still allows the own origin', () => {
+      const only = parseOriginPatterns('https://app.example.com').patterns;
+      expect(isOriginAllowed('https://chatql.internal:4000', 'chatql.internal:4000', only)).toBe(true);
+    });
+
+    it('* allows any origin', () => {
+      expect(isOriginAllowed('https://anything.example', null, parseOriginPatterns('*').patterns)).toBe(true);
+    });
+  });
+});
