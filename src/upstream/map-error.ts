@@ -22,6 +22,19 @@ import type { WireError } from './wire.js';
 
 const UPSTREAM = ErrorSource.UPSTREAM;
 
+/** Longest upstream message passed on to clients; the log keeps the whole body. */
+const MAX_MESSAGE_LENGTH = 500;
+
+/**
+ * An upstream's error text as a client may see it: its first line only (proxies append Python
+ * tracebacks or Node stacks after it), capped, and redacted.
+ */
+function clientText(raw: string, redact: Redactor): string {
+  const firstLine = (raw.split(/\r?\n/, 1)[0] ?? '').trim();
+  const capped = firstLine.length > MAX_MESSAGE_LENGTH ? `${firstLine.slice(0, MAX_MESSAGE_LENGTH - 1)}…` : firstLine;
+  return redact(capped);
+}
+
 /** An upstream error object met inside a 200 stream, with no HTTP status of its own. */
 export class InBandUpstreamError extends Error {
   override readonly name = 'InBandUpstreamError';
@@ -67,7 +80,7 @@ function classify(
   const type = text(body.type);
   const code = body.code === null || body.code === undefined ? null : String(body.code);
   const rawMessage = text(body.message);
-  const message = (fallback: string) => (rawMessage ? redact(rawMessage) : fallback);
+  const message = (fallback: string) => (rawMessage && clientText(rawMessage, redact)) || fallback;
 
   // LiteLLM reports exhausted budgets as 400, 401 or 429 over its versions: match the words, not the status.
   if ((type && BUDGET_KIND.test(type)) || (code && BUDGET_KIND.test(code)) || (rawMessage && BUDGET_MESSAGE.test(rawMessage))) {
@@ -101,11 +114,12 @@ function classify(
   }
   if (effective >= 400 && effective < 500) {
     const param = text(body.param);
+    const reason = code && !/^\d+$/.test(code) ? code : (type ?? code);
     return new InvalidRequestError(
       message('The upstream rejected the request.'),
       UPSTREAM,
-      param,
-      code && !/^\d+$/.test(code) ? code : (type ?? code),
+      param && clientText(param, redact),
+      reason && clientText(reason, redact),
     );
   }
   return new UpstreamUnavailableError(message(`The upstream failed with status ${effective}.`), UPSTREAM, effective);
