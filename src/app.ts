@@ -107,8 +107,6 @@ export function buildApp(config: Config, logger: Logger): App {
   };
 
   const server = createServer(handle);
-  // Streams idle between tokens for long stretches: let connections live as long as the answer.
-  server.requestTimeout = 0;
   server.keepAliveTimeout = 5_000;
   const websocket = attachGraphQLWebSocket(server, yoga, logger);
 

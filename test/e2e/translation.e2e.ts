@@ -206,3 +206,93 @@ describe('the upstream request', async () => {
     expect(request.headers.authorization).toBeUndefined();
   });
 });
+
+describe('the answer', async () => {
+  const mock = await startMock();
+  const service = await startService(mock);
+
+  it('maps an upstream completion field by field, whatever the upstream omits or adds', async () => {
+    // A vLLM-style answer: `reasoning` instead of `reasoning_content`, an unknown finish reason,
+    // no system_fingerprint, cached and reasoning token details, and keys the contract does not know.
+    mock.enqueue({
+      status: 200,
+      body: {
+        id: 'chatcmpl-vllm-1',
+        object: 'chat.completion',
+        created: 1764087756,
+        model: 'qwen3',
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: 'Hi.', reasoning: 'Greeting back.', tool_calls: [] },
+            logprobs: null,
+            finish_reason: 'eos',
+            stop_reason: null,
+          },
+          {
+            index: 1,
+            message: {
+              role: 'assistant',
+              content: null,
+              tool_calls: [{ id: 'call_9', type: 'function', function: { name: 'get_time', arguments: '{}' } }],
+            },
+            finish_reason: 'tool_calls',
+          },
+        ],
+        usage: {
+          prompt_tokens: 10,
+          completion_tokens: 4,
+          total_tokens: 14,
+          prompt_tokens_details: { cached_tokens: 6 },
+          completion_tokens_details: { reasoning_tokens: 2 },
+        },
+        service_tier: 'default',
+      },
+    });
+    const { body } = await postGraphQL(service, ChatCompletionMutation, { input: { model: 'qwen3', messages: [{ user: { content: 'hi' } }] } });
+    expect(body.errors).toBeUndefined();
+    expect(body.data?.chatCompletion).toStrictEqual({
+      __typename: 'ChatCompletion',
+      id: 'chatcmpl-vllm-1',
+      model: 'qwen3',
+      created: '2025-11-25T16:22:36.000Z',
+      systemFingerprint: null,
+      choices: [
+        {
+          index: 0,
+          finishReason: 'OTHER',
+          message: { content: 'Hi.', refusal: null, reasoningContent: 'Greeting back.', toolCalls: [] },
+          logprobs: null,
+        },
+        {
+          index: 1,
+          finishReason: 'TOOL_CALLS',
+          message: {
+            content: null,
+            refusal: null,
+            reasoningContent: null,
+            toolCalls: [{ id: 'call_9', function: { name: 'get_time', arguments: '{}' } }],
+          },
+          logprobs: null,
+        },
+      ],
+      usage: {
+        promptTokens: 10,
+        completionTokens: 4,
+        totalTokens: 14,
+        promptTokensDetails: { cachedTokens: 6 },
+        completionTokensDetails: { reasoningTokens: 2 },
+      },
+    });
+  });
+
+  it('answers a body that is not a chat completion with a typed error, not a GraphQL error', async () => {
+    // FastAPI's envelope, as LiteLLM answers some routes: retrying will not make it a completion.
+    mock.enqueue({ status: 200, body: { detail: 'Not Found' } });
+    const calls = mock.requests.length;
+    const { body } = await postGraphQL(service, ChatCompletionMutation, { input: { model: 'chatql-mock', messages: [{ user: { content: 'hi' } }] } });
+    expect(body.errors).toBeUndefined();
+    expect(body.data?.chatCompletion).toMatchObject({ __typename: 'UpstreamUnavailableError', source: 'UPSTREAM', retryable: false });
+    expect(mock.requests.length - calls).toBe(1);
+  });
+});
