@@ -2,7 +2,6 @@
  * GraphiQL, bundled with the service (no CDN, so it works offline), opened on a document that a
  * newcomer can run as it is: press Run on `Stream` and watch tokens arrive.
  */
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { GraphiQLOptions } from 'graphql-yoga';
 
 export function graphiqlDocument(model: string): string {
@@ -69,4 +68,11 @@ export function graphiqlOptions(model: string): GraphiQLOptions {
   return { title: 'ChatQL', defaultQuery: graphiqlDocument(model), subscriptionsProtocol: 'SSE' };
 }
 
-export { renderGraphiQL };
+/**
+ * Renders the page. The bundle is loaded on the first request rather than at start-up: it holds
+ * about 30 MB of strings that a service whose clients never open GraphiQL should not carry.
+ */
+export async function renderGraphiQL(options: GraphiQLOptions): Promise<string> {
+  const { renderGraphiQL: render } = await import('@graphql-yoga/render-graphiql');
+  return render(options);
+}
