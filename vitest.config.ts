@@ -7,6 +7,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'test/**/*.e2e.ts'],
+    // Builds the chat page for the browser tests when dist/web is missing or older than web/.
+    globalSetup: ['test/browser/build-page.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
     // Timing bounds (abort within 100 ms) are checked with margins; parallel files on a 2-core

@@ -13,6 +13,7 @@ import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { graphiqlOptions, renderGraphiQL } from './http/graphiql.js';
 import { isOriginAllowed } from './http/origins.js';
+import { CHAT_PATH, createWebHandler, isChatPath } from './http/web.js';
 import { attachGraphQLWebSocket, type WebSocketInitialContext } from './http/websocket.js';
 import type { Logger } from './logger.js';
 import { OperationTracker } from './operations.js';
@@ -47,9 +48,14 @@ function yogaLogger(logger: Logger, redact: (text: string) => string) {
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-export function buildApp(config: Config, logger: Logger): App {
+export interface BuildAppOptions {
+  /** The built chat page to serve at /chat. @default dist/web at the package root */
+  webDir?: string;
+}
+
+export function buildApp(config: Config, logger: Logger, options: BuildAppOptions = {}): App {
   const redact = createRedactor([config.upstream.apiKey, ...upstreamUrlSecrets(config.upstream.baseURL)]);
-  const client = createUpstreamClient(config.upstream);
+  const { client, close: closeUpstream } = createUpstreamClient(config.upstream);
   const callContext = { retry: { maxRetries: config.upstream.maxRetries }, redact, logger };
   const operations = new OperationTracker();
   const chat = new ChatService({ ...callContext, client, operations });
@@ -81,6 +87,8 @@ export function buildApp(config: Config, logger: Logger): App {
     logging: yogaLogger(logger, redact),
   });
 
+  const web = createWebHandler(options.webDir);
+
   const readiness = () => ({
     status: operations.draining ? 'draining' : 'ready',
     upstream: { embeddedMock: config.upstream.embeddedMock, ...models.health },
@@ -100,7 +108,11 @@ export function buildApp(config: Config, logger: Logger): App {
       return;
     }
     if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
-      res.writeHead(302, { location: '/graphql' }).end();
+      res.writeHead(302, { location: CHAT_PATH }).end();
+      return;
+    }
+    if (path !== undefined && isChatPath(path)) {
+      web(req, res);
       return;
     }
     void yoga.requestListener(req, res);
@@ -133,6 +145,7 @@ export function buildApp(config: Config, logger: Logger): App {
         logger.info({ finished, aborted, ms: Math.round(performance.now() - started) }, 'operations drained');
         models.close();
         await websocket.close();
+        await closeUpstream();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

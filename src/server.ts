@@ -37,8 +37,8 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   logger.info(
-    { url: `${address.url}/graphql`, upstream: config.upstream.embeddedMock ? 'embedded mock' : 'configured' },
-    `ChatQL ready: GraphiQL at ${address.url}/graphql`,
+    { url: `${address.url}/graphql`, chat: `${address.url}/chat`, upstream: config.upstream.embeddedMock ? 'embedded mock' : 'configured' },
+    `ChatQL ready: chat at ${address.url}/chat, GraphiQL at ${address.url}/graphql`,
   );
 
   let signals = 0;

@@ -6,21 +6,35 @@ import type { GraphiQLOptions } from 'graphql-yoga';
 
 export function graphiqlDocument(model: string): string {
   return `# Welcome to ChatQL. Pick an operation with the Run button's menu:
-#   Stream  - tokens arrive live (subscription over Server-Sent Events)
-#   Ask     - one answer when the model has finished (mutation)
+#   Stream  - tokens arrive live (a subscription, over Server-Sent Events here)
+#   Ask     - one answer when the model has finished (a mutation): it calls the get_weather tool
 #   Models  - what the upstream serves
+# Every failure is data (see the Failure fragment): with the embedded mock upstream, set the model
+# to "fail-429", "fail-500" or "fail-401" and run again.
 
+# The second half of a tool call: the model asked for get_weather (as Ask shows), the tool answered,
+# and now the model writes its answer from the tool's result, token by token.
 subscription Stream {
   chatCompletionStream(input: {
     model: "${model}"
     messages: [
       { system: { content: "You are a concise assistant." } }
-      { user: { content: "Say hello to a GraphQL developer." } }
+      { user: { content: "What's the weather in Paris?" } }
+      { assistant: { toolCalls: [{ id: "call_weather_1", function: { name: "get_weather", arguments: """{"city": "Paris"}""" } }] } }
+      { tool: { toolCallId: "call_weather_1", content: """{"city": "Paris", "temperature_c": 18, "sky": "sunny", "forecast": "Clear skies all afternoon, a light breeze from the west and a mild evening around 15 degrees; no rain before Thursday, when clouds roll in from the Atlantic."}""" } }
     ]
+    tools: [{ function: {
+      name: "get_weather"
+      description: "Current weather for a city"
+      parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] }
+    } }]
   }) {
     __typename
     ... on ChatCompletionChunk { choices { delta { content toolCalls { index id function { name arguments } } } finishReason } usage { totalTokens } }
-    ... on ChatCompletion { choices { message { content } finishReason } usage { promptTokens completionTokens } }
+    ... on ChatCompletion {
+      choices { message { content toolCalls { id function { name arguments } } } finishReason }
+      usage { promptTokens completionTokens }
+    }
     ...Failure
   }
 }
@@ -52,7 +66,7 @@ query Models {
   }
 }
 
-# Every failure is data: a member of the result union. Try model: "fail-429".
+# Every failure is a member of the result union implementing Error.
 fragment Failure on Error {
   __typename
   message

@@ -1,14 +1,19 @@
 /**
  * The service's HTTP surface besides GraphQL execution: health and readiness, GraphiQL served
- * from the service itself, CORS, and the `models` query with its cache.
+ * from the service itself, the chat page at /chat, CORS, and the `models` query with its cache.
  */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { get as httpGet } from 'node:http';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { postGraphQL } from '../utils/clients.js';
 import { ModelsQuery } from '../utils/operations.js';
-import { startMock, startService, until } from '../utils/servers.js';
+import { dispose, startMock, startService, until } from '../utils/servers.js';
 
 /** A loopback port with nothing listening on it: bound, then released. */
 async function refusedPort(): Promise<number> {
@@ -59,13 +64,84 @@ describe('GraphiQL', () => {
     // The example document names a model the upstream serves and shows a streaming subscription.
     expect(html.includes('model: \\"chatql-mock\\"') || html.includes('model: "chatql-mock"')).toBe(true);
     expect(html.includes('chatCompletionStream')).toBe(true);
+    // ... with tools, next to a mutation and the error fragment.
+    for (const part of ['name: \\"get_weather\\"', 'mutation Ask', 'fragment Failure on Error']) {
+      expect(html.includes(part) || html.includes(part.replaceAll('\\', '')), part).toBe(true);
+    }
   });
+});
 
-  it('redirects / to /graphql', async () => {
+describe('chat page', () => {
+  /** A stand-in for a built page (dist/web): index.html and one hashed asset. */
+  function fakeBuild(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'chatql-web-'));
+    mkdirSync(join(dir, 'assets'));
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>Chat</title><script type="module" src="/chat/assets/index-Ab12Cd34.js"></script>');
+    writeFileSync(join(dir, 'assets/index-Ab12Cd34.js'), 'console.log("chat");');
+    dispose(() => rm(dir, { recursive: true, force: true }));
+    return dir;
+  }
+
+  /** A GET with the path exactly as given: fetch would resolve `..` before sending. */
+  function rawGet(url: string, path: string): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const request = httpGet(new URL(url), { path }, (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      });
+      request.on('error', reject);
+    });
+  }
+
+  it('redirects / to /chat', async () => {
     const service = await startService(await startMock());
     const response = await fetch(`${service.url}/`, { redirect: 'manual' });
     expect(response.status).toBe(302);
-    expect(response.headers.get('location')).toBe('/graphql');
+    expect(response.headers.get('location')).toBe('/chat');
+  });
+
+  it('serves index.html revalidated on every load and hashed assets cached for a year', async () => {
+    const service = await startService(await startMock(), {}, { webDir: fakeBuild() });
+    for (const path of ['/chat', '/chat/', '/chat/index.html']) {
+      const page = await fetch(`${service.url}${path}`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toBe('text/html;charset=utf-8');
+      expect(page.headers.get('cache-control')).toBe('no-cache');
+      expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+      expect(await page.text()).toContain('<title>Chat</title>');
+    }
+    const first = await fetch(`${service.url}/chat`);
+    const etag = first.headers.get('etag');
+    expect(etag).toBeTruthy();
+    expect((await fetch(`${service.url}/chat`, { headers: { 'if-none-match': etag! } })).status).toBe(304);
+
+    const asset = await fetch(`${service.url}/chat/assets/index-Ab12Cd34.js`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('content-type')).toBe('text/javascript');
+    expect(asset.headers.get('cache-control')).toBe('public,max-age=31536000,immutable');
+    expect(await asset.text()).toBe('console.log("chat");');
+    expect((await fetch(`${service.url}/chat/assets/missing.js`)).status).toBe(404);
+    expect((await fetch(`${service.url}/chat`, { method: 'HEAD' })).status).toBe(200);
+    expect((await fetch(`${service.url}/chat`, { method: 'POST', body: '{}' })).status).toBe(405);
+    // GraphQL and health stay where they were.
+    expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+  });
+
+  it('serves nothing outside its directory', async () => {
+    const service = await startService(await startMock(), {}, { webDir: fakeBuild() });
+    for (const path of ['/chat/../package.json', '/chat/%2e%2e/package.json', '/chat/assets/../../package.json', '/chat/..%2fpackage.json']) {
+      const response = await rawGet(service.url, path);
+      expect(response.status, path).not.toBe(200);
+      expect(response.body, path).not.toContain('"name"');
+    }
+  });
+
+  it('answers 503 with what to run while the page is not built', async () => {
+    const service = await startService(await startMock(), {}, { webDir: join(tmpdir(), 'chatql-no-such-build') });
+    const response = await fetch(`${service.url}/chat`);
+    expect(response.status).toBe(503);
+    expect(await response.text()).toBe('The chat page is not built: run `npm run build`.\n');
   });
 });
 

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 
 import { afterAll } from 'vitest';
 
-import { type App, buildApp } from '../../src/app.js';
+import { type App, buildApp, type BuildAppOptions } from '../../src/app.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { type MockUpstream, type MockUpstreamOptions, startMockUpstream } from '../../src/mock-upstream/server.js';
@@ -44,7 +44,11 @@ export interface TestService {
  * Starts the service against `mock` (or the given env's upstream), with `env` on top of a test
  * default environment. Throws on configuration problems.
  */
-export async function startService(mock: MockUpstream | null, env: Record<string, string> = {}): Promise<TestService> {
+export async function startService(
+  mock: MockUpstream | null,
+  env: Record<string, string> = {},
+  options: BuildAppOptions = {},
+): Promise<TestService> {
   const result = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
@@ -67,7 +71,7 @@ export async function startService(mock: MockUpstream | null, env: Record<string
       done();
     },
   });
-  const app = buildApp(result.config, createLogger(result.config.logLevel, sink));
+  const app = buildApp(result.config, createLogger(result.config.logLevel, sink), options);
   const { url } = await app.start();
   dispose(() => app.stop(0));
   return {

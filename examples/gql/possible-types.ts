@@ -1,0 +1,97 @@
+
+      export type PossibleTypesResultData = {
+  "possibleTypes": {
+    "ChatCompletionResult": [
+      "AuthenticationError",
+      "BudgetExceededError",
+      "ChatCompletion",
+      "InvalidRequestError",
+      "NotFoundError",
+      "PermissionDeniedError",
+      "RateLimitError",
+      "UpstreamTimeoutError",
+      "UpstreamUnavailableError"
+    ],
+    "ChatCompletionStreamEvent": [
+      "AuthenticationError",
+      "BudgetExceededError",
+      "ChatCompletion",
+      "ChatCompletionChunk",
+      "InvalidRequestError",
+      "NotFoundError",
+      "PermissionDeniedError",
+      "RateLimitError",
+      "UpstreamTimeoutError",
+      "UpstreamUnavailableError"
+    ],
+    "Error": [
+      "AuthenticationError",
+      "BudgetExceededError",
+      "InvalidRequestError",
+      "NotFoundError",
+      "PermissionDeniedError",
+      "RateLimitError",
+      "UpstreamTimeoutError",
+      "UpstreamUnavailableError"
+    ],
+    "ModelsResult": [
+      "AuthenticationError",
+      "BudgetExceededError",
+      "ModelList",
+      "NotFoundError",
+      "PermissionDeniedError",
+      "RateLimitError",
+      "UpstreamTimeoutError",
+      "UpstreamUnavailableError"
+    ]
+  }
+};
+      const result: PossibleTypesResultData = {
+  "possibleTypes": {
+    "ChatCompletionResult": [
+      "AuthenticationError",
+      "BudgetExceededError",
+      "ChatCompletion",
+      "InvalidRequestError",
+      "NotFoundError",
+      "PermissionDeniedError",
+      "RateLimitError",
+      "UpstreamTimeoutError",
+      "UpstreamUnavailableError"
+    ],
+    "ChatCompletionStreamEvent": [
+      "AuthenticationError",
+      "BudgetExceededError",
+      "ChatCompletion",
+      "ChatCompletionChunk",
+      "InvalidRequestError",
+      "NotFoundError",
+      "PermissionDeniedError",
+      "RateLimitError",
+      "UpstreamTimeoutError",
+      "UpstreamUnavailableError"
+    ],
+    "Error": [
+      "AuthenticationError",
+      "BudgetExceededError",
+      "InvalidRequestError",
+      "NotFoundError",
+      "PermissionDeniedError",
+      "RateLimitError",
+      "UpstreamTimeoutError",
+      "UpstreamUnavailableError"
+    ],
+    "ModelsResult": [
+      "AuthenticationError",
+      "BudgetExceededError",
+      "ModelList",
+      "NotFoundError",
+      "PermissionDeniedError",
+      "RateLimitError",
+      "UpstreamTimeoutError",
+      "UpstreamUnavailableError"
+    ]
+  }
+};
+      export default result;
+    

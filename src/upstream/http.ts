@@ -1,0 +1,64 @@
+/**
+ * The HTTP client under the openai SDK. The SDK accepts any fetch; Node's built-in one (undici's
+ * WHATWG fetch) builds a Request, tees its body for a possible redirect, and runs the full fetch
+ * algorithm on every call, which the CPU profile of a mutation showed as a large share of the
+ * service's own cost. ChatQL's upstream calls need none of that (no redirects, no cookies, no
+ * CORS), so this fetch sends them with undici's `request` on a keep-alive connection pool and
+ * hands the SDK a standard Response over the streamed body.
+ */
+import { Readable } from 'node:stream';
+
+import { Agent, request } from 'undici';
+
+export interface UpstreamFetchOptions {
+  /** How long an idle upstream connection is kept for reuse. @default 30000 */
+  keepAliveTimeoutMs?: number;
+}
+
+function toHeaders(raw: Record<string, string | string[] | undefined>): Headers {
+  const headers = new Headers();
+  for (const name in raw) {
+    const value = raw[name];
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const item of value) headers.append(name, item);
+    else headers.set(name, value);
+  }
+  return headers;
+}
+
+function plainHeaders(init: HeadersInit | undefined): Record<string, string> {
+  if (!init) return {};
+  if (init instanceof Headers) return Object.fromEntries(init);
+  if (Array.isArray(init)) return Object.fromEntries(init);
+  return init as Record<string, string>;
+}
+
+export function createUpstreamFetch(options: UpstreamFetchOptions = {}): {
+  fetch: typeof fetch;
+  close: () => Promise<void>;
+} {
+  const agent = new Agent({
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
+    // Streams stay open for minutes; undici's own body timeout would cut a slow answer.
+    bodyTimeout: 0,
+    // The SDK bounds the wait for headers itself (UPSTREAM_TIMEOUT_MS) through the signal.
+    headersTimeout: 0,
+  });
+  const upstreamFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const response = await request(url, {
+      dispatcher: agent,
+      method: (init?.method ?? 'GET') as 'GET',
+      headers: plainHeaders(init?.headers),
+      body: (init?.body ?? undefined) as string | undefined,
+      signal: init?.signal ?? undefined,
+    });
+    const empty = response.statusCode === 204 || response.statusCode === 304 || init?.method === 'HEAD';
+    if (empty) response.body.resume();
+    return new Response(empty ? null : (Readable.toWeb(response.body) as ReadableStream<Uint8Array>), {
+      status: response.statusCode,
+      headers: toHeaders(response.headers),
+    });
+  };
+  return { fetch: upstreamFetch as typeof fetch, close: () => agent.destroy() };
+}

@@ -1,0 +1,79 @@
+/**
+ * The browser harness of the browser tests and of `npm run screenshots`: Debian's Chromium driven
+ * by playwright-core (`npx playwright install` cannot download browsers here), headless, with a
+ * fresh profile each launch. No vitest here, so that scripts can use it too.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+
+/** Why the browser tests cannot run here, or null when they can. */
+export const browserMissing: string | null = existsSync(CHROMIUM_PATH)
+  ? null
+  : `${CHROMIUM_PATH} is missing: install Debian's chromium (apt-get install -y chromium) to run the browser tests`;
+
+/** The flags that work for Debian's Chromium in a container (see ../shared/STACK.md). */
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+export interface Browser {
+  context: BrowserContext;
+  /** A new tab; console errors and uncaught exceptions of the page are collected in `problems`. */
+  newPage(viewport?: { width: number; height: number }): Promise<Page>;
+  /** Console errors and page errors seen so far, in every tab. */
+  problems: string[];
+  /** Requests to anything but this machine, blocked: the pages must work with no network. */
+  external: string[];
+  close(): Promise<void>;
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  const userDataDir = await mkdtemp(join(tmpdir(), 'chatql-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 800 },
+    colorScheme: 'light',
+    reducedMotion: 'reduce',
+  });
+  const problems: string[] = [];
+  const external: string[] = [];
+  await context.route('**/*', (route) => {
+    const url = new URL(route.request().url());
+    const local = url.protocol === 'data:' || url.protocol === 'blob:' || ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+    if (local) return route.continue();
+    external.push(url.href);
+    return route.abort('internetdisconnected');
+  });
+  return {
+    context,
+    problems,
+    external,
+    async newPage(viewport) {
+      const page = await context.newPage();
+      if (viewport) await page.setViewportSize(viewport);
+      page.on('console', (message) => {
+        if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+      });
+      page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+      return page;
+    },
+    async close() {
+      await context.close();
+      await rm(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
