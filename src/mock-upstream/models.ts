@@ -27,6 +27,8 @@ export const MOCK_BEHAVIOUR = {
   streamError: 'stream-error',
   /** Sends headers and a few words, then nothing more, with the socket left open. */
   stall: 'stall',
+  /** A fixed answer of the server's `bench` size, rendered once per server, for benchmarks. */
+  bench: 'bench',
 } as const;
 
 export type MockBehaviour = (typeof MOCK_BEHAVIOUR)[keyof typeof MOCK_BEHAVIOUR];
@@ -71,6 +73,9 @@ const VLLM_FLAT_ERROR = {
 /** The default working model: the one `npm start` uses when no upstream is configured. */
 export const DEFAULT_MOCK_MODEL = 'chatql-mock';
 
+/** The benchmark's model (see `bench.ts`). */
+export const BENCH_MOCK_MODEL = 'chatql-mock-bench';
+
 /** Every model the mock serves, working models first, in the order `GET /v1/models` lists them. */
 export const MOCK_MODELS: readonly MockModel[] = [
   {
@@ -88,6 +93,12 @@ export const MOCK_MODELS: readonly MockModel[] = [
     id: 'chatql-mock-refusal',
     description: 'Refuses: `content` stays null and the text streams in `refusal`; finish reason `stop`.',
     behaviour: 'refusal',
+  },
+  {
+    id: BENCH_MOCK_MODEL,
+    description:
+      "A fixed answer for benchmarks: `chunkCount` content chunks of `chunkBytes` characters (the server's `bench` option), paced like the others.",
+    behaviour: 'bench',
   },
   {
     id: 'fail-400',

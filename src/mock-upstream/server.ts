@@ -8,6 +8,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { answerBench, type BenchShape, DEFAULT_BENCH_SHAPE, renderBenchAnswer } from './bench.js';
 import { answerChatCompletion, type StreamTiming } from './chat.js';
 import { randomId } from './completion.js';
 import {
@@ -19,7 +20,7 @@ import {
   modelNotFound,
   routeNotFound,
 } from './errors.js';
-import { findMockModel, MOCK_MODELS } from './models.js';
+import { BENCH_MOCK_MODEL, findMockModel, MOCK_MODELS } from './models.js';
 import { parseChatRequest } from './request.js';
 import { Pacer, sendError, sendJson } from './wire.js';
 
@@ -38,6 +39,11 @@ export interface MockUpstreamOptions {
    * @default undefined
    */
   apiKey?: string;
+  /**
+   * The size of the `chatql-mock-bench` model's answer; paced by `firstTokenDelayMs` and
+   * `wordDelayMs` (0 for a burst). @default { chunkCount: 20, chunkBytes: 8 }
+   */
+  bench?: BenchShape;
 }
 
 export interface RecordedRequest {
@@ -150,6 +156,7 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
     firstTokenDelayMs: options.firstTokenDelayMs ?? 0,
     wordDelayMs: options.wordDelayMs ?? 30,
   };
+  const benchAnswer = renderBenchAnswer(options.bench ?? DEFAULT_BENCH_SHAPE, BENCH_MOCK_MODEL);
   const requests: RecordedRequest[] = [];
   const queue: ScriptedResponse[] = [];
   const waiters: { resolve: (request: RecordedRequest) => void; reject: (error: Error) => void }[] = [];
@@ -216,7 +223,8 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
       pacer.stop();
       pacers.delete(pacer);
     });
-    await answerChatCompletion(res, parsed.request, model, timing, pacer);
+    if (model.behaviour === 'bench') await answerBench(res, parsed.request, benchAnswer, timing, pacer);
+    else await answerChatCompletion(res, parsed.request, model, timing, pacer);
   }
 
   async function route(req: IncomingMessage, res: ServerResponse, record: RecordedRequest, json: ParsedJson): Promise<void> {

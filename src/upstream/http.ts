@@ -3,12 +3,37 @@
  * WHATWG fetch) builds a Request, tees its body for a possible redirect, and runs the full fetch
  * algorithm on every call, which the CPU profile of a mutation showed as a large share of the
  * service's own cost. ChatQL's upstream calls need none of that (no redirects, no cookies, no
- * CORS), so this fetch sends them with undici's `request` on a keep-alive connection pool and
- * hands the SDK a standard Response over the streamed body.
+ * CORS), so this fetch sends them with undici's `request` on a keep-alive connection pool.
+ *
+ * What it returns is a Response in all the ways the SDK reads one (status, ok, url, headers,
+ * json(), text(), body), with the body left as undici's Node stream: the SDK iterates any body
+ * that is async-iterable, so a streamed answer's chunks skip a WHATWG ReadableStream per
+ * response, which was a large share of the CPU and memory each live stream costs.
  */
-import { Readable } from 'node:stream';
-
 import { Agent, request } from 'undici';
+
+type UndiciBody = Awaited<ReturnType<typeof request>>['body'];
+
+/** The parts of a fetch Response the openai SDK uses (checked against openai@6's sources). */
+class UpstreamResponse {
+  readonly ok: boolean;
+  constructor(
+    readonly status: number,
+    readonly headers: Headers,
+    readonly url: string,
+    readonly body: UndiciBody | null,
+  ) {
+    this.ok = status >= 200 && status < 300;
+  }
+
+  json(): Promise<unknown> {
+    return this.body ? this.body.json() : Promise.reject(new SyntaxError('empty body'));
+  }
+
+  text(): Promise<string> {
+    return this.body ? this.body.text() : Promise.resolve('');
+  }
+}
 
 export interface UpstreamFetchOptions {
   /** How long an idle upstream connection is kept for reuse. @default 30000 */
@@ -55,10 +80,7 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): {
     });
     const empty = response.statusCode === 204 || response.statusCode === 304 || init?.method === 'HEAD';
     if (empty) response.body.resume();
-    return new Response(empty ? null : (Readable.toWeb(response.body) as ReadableStream<Uint8Array>), {
-      status: response.statusCode,
-      headers: toHeaders(response.headers),
-    });
+    return new UpstreamResponse(response.statusCode, toHeaders(response.headers), url, empty ? null : response.body) as unknown as Response;
   };
   return { fetch: upstreamFetch as typeof fetch, close: () => agent.destroy() };
 }

@@ -13,7 +13,8 @@ import OpenAI, {
 } from 'openai';
 import type { ChatCompletionChunk, ChatCompletionCreateParams } from 'openai/resources/chat/completions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_MOCK_MODEL, MOCK_MODELS } from '../../src/mock-upstream/models.js';
+import { benchChunkText } from '../../src/mock-upstream/bench.js';
+import { BENCH_MOCK_MODEL, DEFAULT_MOCK_MODEL, MOCK_MODELS } from '../../src/mock-upstream/models.js';
 import { REFUSAL_TEXT, sampleArguments, tokenize } from '../../src/mock-upstream/reply.js';
 import { type MockUpstream, startMockUpstream } from '../../src/mock-upstream/server.js';
 
@@ -92,7 +93,7 @@ describe('GET /v1/models', () => {
 
   it('lists working models before failure models, each with a one-line description', () => {
     const firstFailure = MOCK_MODELS.findIndex((model) => model.id.startsWith('fail-'));
-    expect(firstFailure).toBe(3);
+    expect(firstFailure).toBe(4);
     expect(MOCK_MODELS.slice(firstFailure).every((model) => model.id.startsWith('fail-'))).toBe(true);
     for (const model of MOCK_MODELS) expect(model.description).toMatch(/^[^\n]{10,200}$/);
   });
@@ -252,6 +253,32 @@ describe('streaming completion', () => {
     expect(record?.aborted).toBe(true);
     expect(record?.closedAt).toBeGreaterThan(record?.receivedAt ?? Infinity);
     expect(paced.openRequests()).toBe(0);
+  });
+});
+
+describe('bench model', () => {
+  it('streams chunkCount chunks of chunkBytes characters in order, then finish and usage; the same content unstreamed', async () => {
+    const bench = await startMock({ wordDelayMs: 0, bench: { chunkCount: 12, chunkBytes: 5 } });
+    const benchClient = new OpenAI({ baseURL: bench.url, apiKey: 'x', maxRetries: 0 });
+    const params = { model: BENCH_MOCK_MODEL, messages: hello, stream: true, stream_options: { include_usage: true } } as const;
+    const chunks = await collect(params, benchClient);
+    expect(chunks[0]?.choices[0]?.delta).toEqual({ role: 'assistant', content: '', refusal: null });
+    const texts = Array.from({ length: 12 }, (_, i) => benchChunkText(i, 5));
+    expect(chunks.slice(1, -2).map((chunk) => chunk.choices[0]?.delta.content)).toEqual(texts);
+    expect(texts[11]).toBe('   11');
+    expect(chunks.at(-2)?.choices).toEqual([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]);
+    expect(chunks.at(-1)?.usage).toMatchObject({ prompt_tokens: 4, completion_tokens: 12, total_tokens: 16 });
+    expect(new Set(chunks.map((chunk) => chunk.id)).size).toBe(1);
+    expect(chunks.every((chunk) => chunk.model === BENCH_MOCK_MODEL && chunk.object === 'chat.completion.chunk')).toBe(true);
+    const again = await collect(params, benchClient);
+    expect(again[0]?.id).not.toBe(chunks[0]?.id);
+    const res = await fetch(`${bench.url}/chat/completions`, { method: 'POST', body: JSON.stringify({ ...params, stream_options: undefined }) });
+    const events = parseSse(await res.text());
+    expect(events).toHaveLength(1 + 12 + 1 + 1); // no usage chunk without include_usage, then [DONE]
+    const whole = await benchClient.chat.completions.create({ model: BENCH_MOCK_MODEL, messages: hello });
+    expect(whole).toMatchObject({ object: 'chat.completion', model: BENCH_MOCK_MODEL, usage: { completion_tokens: 12 } });
+    expect(whole.choices[0]).toMatchObject({ message: { role: 'assistant', content: texts.join('') }, finish_reason: 'stop' });
+    expect(whole.id).toMatch(/^chatcmpl-[A-Za-z0-9]{29}$/);
   });
 });
 
