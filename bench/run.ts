@@ -126,6 +126,8 @@ async function runPhase(
         args: [url],
         cpu: 1,
         nodeArgs: ['--expose-gc', ...profile],
+        // As deployed: graphql-js, among others, skips its development-time checks.
+        env: { NODE_ENV: 'production' },
         logFile: join(RESULTS, 'service-log.tmp'),
       });
       services.push(child);
