@@ -37,6 +37,28 @@ export interface App {
   readonly operations: OperationTracker;
 }
 
+/**
+ * Refuses a POST body before it is read: 413 when its Content-Length is over the limit, 411 when
+ * it has none (a chunked body could only be counted while being parsed). Node's HTTP parser holds
+ * a request to its declared length, so the check is exact. The connection is closed after the
+ * answer, so the unread body is never parsed.
+ */
+function bodyWithinLimit(req: IncomingMessage, res: ServerResponse, maxBytes: number): boolean {
+  const declared = req.headers['content-length'];
+  const refuse = (status: number, message: string) => {
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+    res.end(JSON.stringify({ errors: [{ message }] }));
+    return false;
+  };
+  if (declared === undefined) {
+    return refuse(411, `A Content-Length header is required; bodies may be up to ${maxBytes} bytes.`);
+  }
+  if (Number(declared) > maxBytes) {
+    return refuse(413, `The request body is ${declared} bytes; the limit is ${maxBytes} bytes (MAX_BODY_BYTES).`);
+  }
+  return true;
+}
+
 /** Yoga's log calls, as JSON lines; its per-request debug lines cost nothing unless debug is on. */
 function yogaLogger(logger: Logger, redact: (text: string) => string) {
   const format = (args: unknown[]) => args.map((arg) => redact(arg instanceof Error ? (arg.stack ?? arg.message) : String(arg)));
@@ -85,6 +107,9 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
       return { origin: ['*'], credentials: true, maxAge: 600 };
     },
     logging: yogaLogger(logger, redact),
+    // The body size is checked in `handle` from Content-Length, before Yoga reads a byte; Yoga's
+    // own limit would pipe every body through a TransformStream (about 4 % of a mutation's CPU).
+    maxRequestBodySize: false,
   });
 
   const web = createWebHandler(options.webDir);
@@ -115,6 +140,7 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
       web(req, res);
       return;
     }
+    if (req.method === 'POST' && !bodyWithinLimit(req, res, config.maxBodyBytes)) return;
     void yoga.requestListener(req, res);
   };
 

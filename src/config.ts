@@ -29,6 +29,8 @@ export interface Config {
   modelsCacheMs: number;
   /** How long running operations may go on after SIGTERM. @default 10000 */
   shutdownGraceMs: number;
+  /** Largest request body accepted, sized for data: URI images. @default 10485760 (10 MiB) */
+  maxBodyBytes: number;
   /** Browser origins allowed to call the API; null means the default (own origin and localhost). */
   corsOrigins: RegExp[] | null;
   production: boolean;
@@ -68,6 +70,7 @@ const envSchema = z.object({
   UPSTREAM_MAX_RETRIES: integer('UPSTREAM_MAX_RETRIES', 0, 10, 2),
   MODELS_CACHE_MS: integer('MODELS_CACHE_MS', 0, 86_400_000, 60_000),
   SHUTDOWN_GRACE_MS: integer('SHUTDOWN_GRACE_MS', 0, 3_600_000, 10_000),
+  MAX_BODY_BYTES: integer('MAX_BODY_BYTES', 1024, 1_073_741_824, 10 * 1024 * 1024),
   CORS_ORIGINS: z
     .string()
     .optional()
@@ -116,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
       },
       modelsCacheMs: vars.MODELS_CACHE_MS,
       shutdownGraceMs: vars.SHUTDOWN_GRACE_MS,
+      maxBodyBytes: vars.MAX_BODY_BYTES,
       corsOrigins: vars.CORS_ORIGINS,
       production,
       logLevel: vars.LOG_LEVEL,

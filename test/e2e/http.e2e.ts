@@ -11,6 +11,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
+import { loadConfig } from '../../src/config.js';
 import { postGraphQL } from '../utils/clients.js';
 import { ModelsQuery } from '../utils/operations.js';
 import { dispose, startMock, startService, until } from '../utils/servers.js';
@@ -199,5 +200,61 @@ describe('models', () => {
     await postGraphQL(service, ModelsQuery, {});
     await postGraphQL(service, ModelsQuery, {});
     expect(modelCalls()).toBe(3);
+  });
+});
+
+describe('request body limit (MAX_BODY_BYTES)', async () => {
+  const mock = await startMock();
+  const service = await startService(mock, { MAX_BODY_BYTES: '4096' });
+  const chatRequests = () => mock.requests.filter((request) => request.path === '/v1/chat/completions').length;
+
+  /** A mutation whose JSON body is about `bytes` long. */
+  function mutationBody(bytes: number): string {
+    const query = 'mutation { chatCompletion(input: {model: "chatql-mock", messages: [{user: {content: "PAD"}}]}) { __typename } }';
+    const padding = 'x'.repeat(Math.max(0, bytes - query.length - 20));
+    return JSON.stringify({ query: query.replace('PAD', padding) });
+  }
+
+  it('answers a body within the limit', async () => {
+    const body = mutationBody(3500);
+    const response = await fetch(service.httpUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toStrictEqual({ data: { chatCompletion: { __typename: 'ChatCompletion' } } });
+  });
+
+  it('refuses a larger body with 413 before reading it, and calls no upstream', async () => {
+    const before = chatRequests();
+    const body = mutationBody(5000);
+    const response = await fetch(service.httpUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(response.status).toBe(413);
+    const answer = (await response.json()) as { errors: Array<{ message: string }> };
+    expect(answer.errors[0]?.message).toContain('MAX_BODY_BYTES');
+    expect(chatRequests()).toBe(before);
+    // The service goes on answering.
+    expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+  });
+
+  it('refuses a body without Content-Length (chunked) with 411', async () => {
+    const before = chatRequests();
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(mutationBody(200)));
+        controller.close();
+      },
+    });
+    const response = await fetch(service.httpUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(response.status).toBe(411);
+    expect(chatRequests()).toBe(before);
+  });
+
+  it('is validated at start-up', async () => {
+    const result = loadConfig({ MAX_BODY_BYTES: '10' });
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.problems[0]).toContain('MAX_BODY_BYTES');
   });
 });
