@@ -11,6 +11,8 @@ import { createYoga } from 'graphql-yoga';
 import { ChatService } from './chat/service.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
+import { armorPlugins } from './http/armor.js';
+import { CSRF_MESSAGE, isSimpleContentType, isUntrustedRequest, useCsrfProtection } from './http/csrf.js';
 import { graphiqlOptions, renderGraphiQL } from './http/graphiql.js';
 import { isOriginAllowed } from './http/origins.js';
 import { CHAT_PATH, createWebHandler, isChatPath } from './http/web.js';
@@ -73,7 +75,12 @@ function yogaLogger(logger: Logger, redact: (text: string) => string) {
 export interface BuildAppOptions {
   /** The built chat page to serve at /chat. @default dist/web at the package root */
   webDir?: string;
+  /** Interval of the server's WebSocket pings. @default 15000 */
+  wsKeepAliveMs?: number;
 }
+
+/** Interval of the server's WebSocket pings; a socket that missed the previous pong is dropped. */
+const WS_KEEP_ALIVE_MS = 15_000;
 
 export function buildApp(config: Config, logger: Logger, options: BuildAppOptions = {}): App {
   const redact = createRedactor([config.upstream.apiKey, ...upstreamUrlSecrets(config.upstream.baseURL)]);
@@ -110,6 +117,9 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
     // The body size is checked in `handle` from Content-Length, before Yoga reads a byte; Yoga's
     // own limit would pipe every body through a TransformStream (about 4 % of a mutation's CPU).
     maxRequestBodySize: false,
+    // Batched requests (a JSON array body) stay off: Yoga's default, said here on purpose.
+    batching: false,
+    plugins: [useCsrfProtection(config.corsOrigins), ...armorPlugins({ introspection: config.introspection })],
   });
 
   const web = createWebHandler(options.webDir);
@@ -140,13 +150,32 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
       web(req, res);
       return;
     }
-    if (req.method === 'POST' && !bodyWithinLimit(req, res, config.maxBodyBytes)) return;
+    if (req.method === 'POST') {
+      // CSRF: a POST that a browser could send cross-site without a preflight is refused unread.
+      const { origin, host } = req.headers;
+      const site = req.headers['sec-fetch-site'];
+      if (
+        isUntrustedRequest(origin, typeof site === 'string' ? site : undefined, host, config.corsOrigins) &&
+        isSimpleContentType(req.headers['content-type'])
+      ) {
+        res.writeHead(403, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+        res.end(JSON.stringify({ errors: [{ message: CSRF_MESSAGE }] }));
+        return;
+      }
+      if (!bodyWithinLimit(req, res, config.maxBodyBytes)) return;
+    }
     void yoga.requestListener(req, res);
   };
 
   const server = createServer(handle);
   server.keepAliveTimeout = 5_000;
-  const websocket = attachGraphQLWebSocket(server, yoga, logger);
+  const websocket = attachGraphQLWebSocket(server, yoga, logger, {
+    corsOrigins: config.corsOrigins,
+    maxPayload: config.maxBodyBytes,
+    connectionInitWaitTimeoutMs: config.wsConnectionInitTimeoutMs,
+    maxOperations: config.wsMaxSubscriptions,
+    keepAliveMs: options.wsKeepAliveMs ?? WS_KEEP_ALIVE_MS,
+  });
 
   let stopping: Promise<void> | null = null;
 

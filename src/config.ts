@@ -34,6 +34,12 @@ export interface Config {
   /** Browser origins allowed to call the API; null means the default (own origin and localhost). */
   corsOrigins: RegExp[] | null;
   production: boolean;
+  /** Whether introspection (and field suggestions in errors) is on. @default true, false with NODE_ENV=production */
+  introspection: boolean;
+  /** How long a graphql-ws client has to send `connection_init` before the socket closes with 4408. @default 3000 */
+  wsConnectionInitTimeoutMs: number;
+  /** Operations running at once on one graphql-ws connection; one more closes the socket with 4429. @default 100 */
+  wsMaxSubscriptions: number;
   /** @default 'info' */
   logLevel: string;
 }
@@ -80,6 +86,11 @@ const envSchema = z.object({
       for (const problem of parsed.problems) ctx.addIssue({ code: 'custom', message: `CORS_ORIGINS: ${problem}` });
       return parsed.patterns;
     }),
+  GRAPHQL_INTROSPECTION: z
+    .enum(['true', 'false'], { message: 'GRAPHQL_INTROSPECTION must be true or false' })
+    .optional(),
+  WS_CONNECTION_INIT_TIMEOUT_MS: integer('WS_CONNECTION_INIT_TIMEOUT_MS', 1, 600_000, 3_000),
+  WS_MAX_SUBSCRIPTIONS: integer('WS_MAX_SUBSCRIPTIONS', 1, 100_000, 100),
   NODE_ENV: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     message: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
@@ -122,6 +133,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
       maxBodyBytes: vars.MAX_BODY_BYTES,
       corsOrigins: vars.CORS_ORIGINS,
       production,
+      introspection: vars.GRAPHQL_INTROSPECTION === undefined ? !production : vars.GRAPHQL_INTROSPECTION === 'true',
+      wsConnectionInitTimeoutMs: vars.WS_CONNECTION_INIT_TIMEOUT_MS,
+      wsMaxSubscriptions: vars.WS_MAX_SUBSCRIPTIONS,
       logLevel: vars.LOG_LEVEL,
     },
   };

@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   logger.info(
-    { url: `${address.url}/graphql`, chat: `${address.url}/chat`, upstream: config.upstream.embeddedMock ? 'embedded mock' : 'configured' },
+    { url: `${address.url}/graphql`, chat: `${address.url}/chat`, upstream: config.upstream.embeddedMock ? 'embedded mock' : 'configured', introspection: config.introspection },
     `ChatQL ready: chat at ${address.url}/chat, GraphiQL at ${address.url}/graphql`,
   );
 

@@ -6,15 +6,23 @@
  * from the transport's own events, the client's `complete` message and the socket closing, at the
  * moment they arrive: graphql-ws itself only learns that an operation ended after the operation's
  * iterator has returned, which can wait for the next upstream chunk.
+ *
+ * Hostile clients: an upgrade whose `Origin` is not allowed (CORS does not cover WebSockets) gets
+ * HTTP 403; a frame over `maxPayload` closes the socket with 1009; a client that sends no
+ * `connection_init` in time is closed with 4408 (graphql-ws); the server pings every
+ * `keepAliveMs` and terminates a socket that did not answer the previous ping; and a connection
+ * may run at most `maxOperations` operations at once: one more gets an `error` message for that
+ * operation (the others go on).
  */
 import type { Server } from 'node:http';
 
-import type { ExecutionArgs } from 'graphql';
+import { type ExecutionArgs, GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { type WebSocket, WebSocketServer } from 'ws';
 
 import type { Logger } from '../logger.js';
+import { isOriginAllowed } from './origins.js';
 
 /** What graphql-ws operations add to Yoga's initial context. */
 export interface WebSocketInitialContext {
@@ -38,13 +46,51 @@ export interface GraphQLWebSocket {
   close(): Promise<void>;
 }
 
+export interface WebSocketLimits {
+  /** Browser origins allowed to upgrade (CORS_ORIGINS); null means the default list. */
+  corsOrigins: RegExp[] | null;
+  /** Largest frame accepted; a larger one closes the socket with 1009. */
+  maxPayload: number;
+  /** Time allowed between the upgrade and `connection_init` (close 4408 after). */
+  connectionInitWaitTimeoutMs: number;
+  /** Operations running at once per connection. */
+  maxOperations: number;
+  /** Interval of the server's pings; a socket that missed the previous pong is terminated. */
+  keepAliveMs: number;
+}
+
 export function attachGraphQLWebSocket(
   httpServer: Server,
   yoga: AnyYoga,
   logger: Logger,
+  limits: WebSocketLimits,
 ): GraphQLWebSocket {
-  const server = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
+  const server = new WebSocketServer({
+    server: httpServer,
+    path: yoga.graphqlEndpoint,
+    maxPayload: limits.maxPayload,
+    // Browsers always send Origin on a WebSocket upgrade; other clients (no Origin) are let in.
+    verifyClient: ({ origin, req }, callback) => {
+      if (!origin || isOriginAllowed(origin, req.headers.host ?? null, limits.corsOrigins)) return callback(true);
+      logger.debug({ origin }, 'WebSocket upgrade refused: origin not allowed');
+      callback(false, 403, 'Origin not allowed');
+    },
+  });
   const operations = new WeakMap<WebSocket, Map<string, AbortController>>();
+
+  // Keep-alive: one timer for all sockets, nothing per message.
+  const alive = new WeakSet<WebSocket>();
+  const keepAlive = setInterval(() => {
+    for (const socket of server.clients) {
+      if (!alive.has(socket)) {
+        socket.terminate();
+        continue;
+      }
+      alive.delete(socket);
+      socket.ping();
+    }
+  }, limits.keepAliveMs);
+  keepAlive.unref();
 
   const abort = (socket: WebSocket, id: string) => {
     const byId = operations.get(socket);
@@ -55,6 +101,8 @@ export function attachGraphQLWebSocket(
   server.on('connection', (socket) => {
     const byId = new Map<string, AbortController>();
     operations.set(socket, byId);
+    alive.add(socket);
+    socket.on('pong', () => alive.add(socket));
     socket.on('message', (data, isBinary) => {
       // Client messages are few (init, subscribe, complete, ping), so peeking at them costs nothing
       // on the token path; graphql-ws parses and validates them itself.
@@ -79,8 +127,16 @@ export function attachGraphQLWebSocket(
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args as ExecutionArgs),
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args as ExecutionArgs),
       onSubscribe: async (ctx, id, payload) => {
+        const byId = operations.get(ctx.extra.socket);
+        if (byId && byId.size >= limits.maxOperations) {
+          return [
+            new GraphQLError(
+              `Too many operations on this connection: at most ${limits.maxOperations} may run at once (WS_MAX_SUBSCRIPTIONS).`,
+            ),
+          ];
+        }
         const controller = new AbortController();
-        operations.get(ctx.extra.socket)?.set(id, controller);
+        byId?.set(id, controller);
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: (ctx.extra as { request?: unknown }).request,
@@ -88,15 +144,31 @@ export function attachGraphQLWebSocket(
           params: payload,
           operationSignal: controller.signal,
         });
+        let document: ReturnType<typeof parse>;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          // A syntax error, or armor's token limit: an error for this operation, not a broken socket.
+          abort(ctx.extra.socket, id);
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
         const args = {
           schema,
           operationName: payload.operationName,
-          document: parse(payload.query),
+          document,
           variableValues: payload.variables,
           contextValue: await contextFactory(),
           rootValue: { execute, subscribe } satisfies EnvelopedRoot,
         };
-        const errors = validate(args.schema, args.document);
+        let errors: readonly GraphQLError[];
+        try {
+          errors = validate(args.schema, args.document);
+        } catch (error) {
+          // armor's limits throw their refusal instead of reporting it.
+          if (!(error instanceof GraphQLError)) throw error;
+          errors = [error];
+        }
         if (errors.length > 0) {
           abort(ctx.extra.socket, id);
           return errors;
@@ -110,6 +182,7 @@ export function attachGraphQLWebSocket(
         operations.get(ctx.extra.socket)?.delete(id);
         logger.debug({ operationId: id, errors: errors.map((error) => error.message) }, 'graphql-ws operation failed');
       },
+      connectionInitWaitTimeout: limits.connectionInitWaitTimeoutMs,
     },
     server,
   );
@@ -120,6 +193,7 @@ export function attachGraphQLWebSocket(
       return server.clients.size;
     },
     close: async () => {
+      clearInterval(keepAlive);
       // Operations have ended by now (the tracker drained them), but graphql-ws sends each `complete`
       // only after the operation's iterator has returned: let those go out before the close frame.
       const deadline = performance.now() + 1000;

@@ -29,6 +29,26 @@ describe('loadConfig', () => {
     expect(config.corsOrigins).toBeNull();
     expect(config.production).toBe(false);
     expect(config.logLevel).toBe('info');
+    expect(config.introspection).toBe(true);
+    expect(config.wsConnectionInitTimeoutMs).toBe(3000);
+    expect(config.wsMaxSubscriptions).toBe(100);
+  });
+
+  it('turns introspection off in production unless GRAPHQL_INTROSPECTION=true', () => {
+    expect(ok({ ...LITELLM, NODE_ENV: 'production' }).introspection).toBe(false);
+    expect(ok({ ...LITELLM, NODE_ENV: 'production', GRAPHQL_INTROSPECTION: 'true' }).introspection).toBe(true);
+    expect(ok({ GRAPHQL_INTROSPECTION: 'false' }).introspection).toBe(false);
+  });
+
+  it('reads the graphql-ws limits and reports bad values, one line each', () => {
+    const config = ok({ WS_CONNECTION_INIT_TIMEOUT_MS: '500', WS_MAX_SUBSCRIPTIONS: '7' });
+    expect(config.wsConnectionInitTimeoutMs).toBe(500);
+    expect(config.wsMaxSubscriptions).toBe(7);
+    expect(problems({ GRAPHQL_INTROSPECTION: 'yes', WS_CONNECTION_INIT_TIMEOUT_MS: '0', WS_MAX_SUBSCRIPTIONS: 'many' })).toEqual([
+      'GRAPHQL_INTROSPECTION must be true or false',
+      'WS_CONNECTION_INIT_TIMEOUT_MS must be a whole number from 1 to 600000 (got "0")',
+      'WS_MAX_SUBSCRIPTIONS must be a whole number from 1 to 100000 (got "many")',
+    ]);
   });
 
   it('uses the embedded mock when neither OPENAI_BASE_URL nor OPENAI_API_KEY is set', () => {
