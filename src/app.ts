@@ -15,6 +15,7 @@ import { armorPlugins } from './http/armor.js';
 import { CSRF_MESSAGE, isSimpleContentType, isUntrustedRequest, useCsrfProtection } from './http/csrf.js';
 import { graphiqlOptions, renderGraphiQL } from './http/graphiql.js';
 import { isOriginAllowed } from './http/origins.js';
+import { REQUEST_ID_HEADER, requestIdFrom } from './http/request-id.js';
 import { CHAT_PATH, createWebHandler, isChatPath } from './http/web.js';
 import { attachGraphQLWebSocket, type WebSocketInitialContext } from './http/websocket.js';
 import type { Logger } from './logger.js';
@@ -93,13 +94,15 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
   const yoga = createYoga<WebSocketInitialContext & object, Context>({
     schema,
     graphqlEndpoint: '/graphql',
-    context: ({ request, operationSignal }): Context => ({
+    context: ({ request, operationSignal, operationRequestId }): Context => ({
       chat,
       models,
       logger,
       // graphql-ws passes its per-operation signal; over HTTP and SSE the request's own signal
       // fires when the client disconnects.
       signal: operationSignal ?? request.signal,
+      // `handle` has put the (checked or generated) id on every HTTP request.
+      requestId: operationRequestId ?? request.headers.get(REQUEST_ID_HEADER) ?? '',
     }),
     graphiql: () => graphiqlOptions(models.peek()?.[0]?.id ?? FALLBACK_EXAMPLE_MODEL),
     renderGraphiQL,
@@ -150,6 +153,9 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
       web(req, res);
       return;
     }
+    const requestId = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
+    req.headers[REQUEST_ID_HEADER] = requestId;
+    res.setHeader(REQUEST_ID_HEADER, requestId);
     if (req.method === 'POST') {
       // CSRF: a POST that a browser could send cross-site without a preflight is refused unread.
       const { origin, host } = req.headers;

@@ -12,4 +12,6 @@ export interface Context {
    * graphql-ws, the client's `complete` or the socket closing (see `src/http/websocket.ts`).
    */
   signal: AbortSignal;
+  /** Ties the operation's log line, its response and its upstream call together. */
+  requestId: string;
 }

@@ -46,7 +46,8 @@ export class ChunkAccumulator {
   private model = '';
   private created: number | null = null;
   private systemFingerprint: string | null = null;
-  private usage: WireCompletion['usage'] = null;
+  /** The usage chunk's figures, once it has come. */
+  usage: WireCompletion['usage'] = null;
   private readonly choices: ChoiceState[] = [];
   /** Chunks added so far. */
   count = 0;

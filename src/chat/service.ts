@@ -37,6 +37,20 @@ export interface ChatServiceDeps extends CallContext {
 
 const CANCELLED = 'The request was cancelled.';
 
+/** What the one log line of an operation holds (prompts and completions are never logged). */
+interface OperationReport {
+  operation: 'chatCompletion' | 'chatCompletionStream';
+  requestId: string;
+  model: string;
+  startedAt: number;
+  retries: number;
+  outcome: string;
+  status?: number | null;
+  ttftMs?: number;
+  usage?: WireCompletion['usage'];
+  chunks?: number;
+}
+
 /** vLLM before 0.10.1 sends its in-band error as a flat chunk with `object: "error"`. */
 function isInBandError(chunk: WireChunk): boolean {
   return chunk.object === 'error';
@@ -45,30 +59,72 @@ function isInBandError(chunk: WireChunk): boolean {
 export class ChatService {
   constructor(private readonly deps: ChatServiceDeps) {}
 
+  /** One info line per operation, written when it has ended. */
+  private report(report: OperationReport): void {
+    const { usage, startedAt, ...fields } = report;
+    this.deps.logger.info(
+      {
+        ...fields,
+        latencyMs: Math.round((performance.now() - startedAt) * 10) / 10,
+        ...(report.ttftMs === undefined ? {} : { ttftMs: Math.round(report.ttftMs * 10) / 10 }),
+        promptTokens: usage?.prompt_tokens ?? null,
+        completionTokens: usage?.completion_tokens ?? null,
+      },
+      'operation',
+    );
+  }
+
   /** The whole completion (upstream `stream: false`). Throws a `ChatQLError` on any failure. */
-  async complete(input: ChatCompletionInputShape, transportSignal: AbortSignal | undefined): Promise<WireCompletion> {
-    const problem = validateChatInput(input);
-    if (problem) throw problem;
+  async complete(
+    input: ChatCompletionInputShape,
+    transportSignal: AbortSignal | undefined,
+    requestId = '',
+  ): Promise<WireCompletion> {
+    const report: OperationReport = {
+      operation: 'chatCompletion',
+      requestId,
+      model: input.model,
+      startedAt: performance.now(),
+      retries: 0,
+      outcome: 'ChatCompletion',
+    };
     const operation = this.deps.operations.begin('mutation', transportSignal);
-    if (!operation) throw shuttingDownError();
-    const body = translateChatInput(input, false) as ChatCompletionCreateParamsNonStreaming;
     try {
-      return await callWithRetry(this.deps, 'chat.completions', operation.signal, async () => {
-        const completion = (await this.deps.client.chat.completions.create(body, {
-          signal: operation.signal,
-        })) as unknown as WireCompletion;
-        if (typeof completion?.id !== 'string' || !Array.isArray(completion.choices)) {
-          throw new SyntaxError('The upstream answered with something other than a chat completion.');
-        }
-        return completion;
-      });
-    } catch (error) {
-      if (error instanceof CallAborted) {
-        throw operation.stoppedByShutdown ? shuttingDownError() : new UpstreamUnavailableError(CANCELLED, ErrorSource.SERVICE);
-      }
+      const problem = validateChatInput(input);
+      if (problem) throw problem;
+      if (!operation) throw shuttingDownError();
+      const body = translateChatInput(input, false) as ChatCompletionCreateParamsNonStreaming;
+      const completion = await callWithRetry(
+        this.deps,
+        'chat.completions',
+        operation.signal,
+        async () => {
+          const answer = (await this.deps.client.chat.completions.create(body, {
+            signal: operation.signal,
+            headers: { 'x-request-id': requestId },
+          })) as unknown as WireCompletion;
+          if (typeof answer?.id !== 'string' || !Array.isArray(answer.choices)) {
+            throw new SyntaxError('The upstream answered with something other than a chat completion.');
+          }
+          return answer;
+        },
+        report,
+      );
+      report.usage = completion.usage;
+      return completion;
+    } catch (caught) {
+      const error =
+        caught instanceof CallAborted
+          ? operation?.stoppedByShutdown
+            ? shuttingDownError()
+            : new UpstreamUnavailableError(CANCELLED, ErrorSource.SERVICE)
+          : caught;
+      report.outcome = caught instanceof CallAborted && !operation?.stoppedByShutdown ? 'cancelled' : (error as Error).name;
+      report.status = error instanceof UpstreamUnavailableError ? error.status : undefined;
       throw error;
     } finally {
-      operation.end();
+      operation?.end();
+      this.report(report);
     }
   }
 
@@ -78,12 +134,24 @@ export class ChatService {
    * generator, which may be parked on the next chunk (see STACK.md: `return()` alone queues
    * behind a pending `next()`); the transports also abort through `transportSignal`.
    */
-  stream(input: ChatCompletionInputShape, transportSignal: AbortSignal | undefined): AsyncIterableIterator<StreamEvent> {
+  stream(
+    input: ChatCompletionInputShape,
+    transportSignal: AbortSignal | undefined,
+    requestId = '',
+  ): AsyncIterableIterator<StreamEvent> {
+    const report: OperationReport = {
+      operation: 'chatCompletionStream',
+      requestId,
+      model: input.model,
+      startedAt: performance.now(),
+      retries: 0,
+      outcome: 'ChatCompletion',
+    };
     const problem = validateChatInput(input);
-    if (problem) return once(problem);
+    if (problem) return this.once(problem, report);
     const operation = this.deps.operations.begin('subscription', transportSignal);
-    if (!operation) return once(shuttingDownError());
-    const generator = this.run(input, operation);
+    if (!operation) return this.once(shuttingDownError(), report);
+    const generator = this.run(input, operation, report);
     return {
       next: () => generator.next(),
       return: (value?: unknown) => {
@@ -100,21 +168,43 @@ export class ChatService {
     };
   }
 
-  private async *run(input: ChatCompletionInputShape, operation: Operation): AsyncGenerator<StreamEvent, void> {
+  /** A stream of one terminal event, for refusals before any upstream call. */
+  private async *once(event: DomainError, report: OperationReport): AsyncGenerator<StreamEvent, void> {
+    report.outcome = event.name;
+    this.report(report);
+    yield event;
+  }
+
+  private async *run(
+    input: ChatCompletionInputShape,
+    operation: Operation,
+    report: OperationReport,
+  ): AsyncGenerator<StreamEvent, void> {
     const { signal } = operation;
     const body = translateChatInput(input, true) as ChatCompletionCreateParamsStreaming;
     let iterator: AsyncIterator<WireChunk> | undefined;
+    let terminal: StreamEvent | null = null;
+    const accumulator = new ChunkAccumulator();
     try {
       // Retries cover everything up to the first chunk, which is the last moment a retry is invisible.
-      let next = await callWithRetry(this.deps, 'chat.completions.stream', signal, async () => {
-        const stream = await this.deps.client.chat.completions.create(body, { signal });
-        const opened = stream[Symbol.asyncIterator]() as AsyncIterator<WireChunk>;
-        const first = await opened.next();
-        if (!first.done && isInBandError(first.value)) throw new InBandUpstreamError(first.value as WireError);
-        iterator = opened;
-        return first;
-      });
-      const accumulator = new ChunkAccumulator();
+      let next = await callWithRetry(
+        this.deps,
+        'chat.completions.stream',
+        signal,
+        async () => {
+          const stream = await this.deps.client.chat.completions.create(body, {
+            signal,
+            headers: { 'x-request-id': report.requestId },
+          });
+          const opened = stream[Symbol.asyncIterator]() as AsyncIterator<WireChunk>;
+          const first = await opened.next();
+          if (!first.done && isInBandError(first.value)) throw new InBandUpstreamError(first.value as WireError);
+          iterator = opened;
+          return first;
+        },
+        report,
+      );
+      report.ttftMs = performance.now() - report.startedAt;
       while (!next.done) {
         const chunk = next.value;
         if (isInBandError(chunk)) throw new InBandUpstreamError(chunk as WireError);
@@ -124,36 +214,39 @@ export class ChatService {
       }
       // The SDK ends a stream quietly when its request is aborted: that is not a finished answer.
       if (signal.aborted) {
-        if (operation.stoppedByShutdown) yield shuttingDownError();
+        if (operation.stoppedByShutdown) yield (terminal = shuttingDownError());
         return;
       }
       const result = accumulator.finish();
       if (result.ok) {
         finalCompletions.add(result.completion);
-        yield result.completion;
+        yield (terminal = result.completion);
       } else {
         this.deps.logger.warn({ call: 'chat.completions.stream', chunks: accumulator.count, reason: result.reason }, 'upstream stream ended unfinished');
-        yield new UpstreamUnavailableError(
+        yield (terminal = new UpstreamUnavailableError(
           'The upstream stream ended before the answer was complete.',
           ErrorSource.UPSTREAM,
-        );
+        ));
       }
     } catch (error) {
       if (signal.aborted) {
-        if (operation.stoppedByShutdown) yield shuttingDownError();
+        if (operation.stoppedByShutdown) yield (terminal = shuttingDownError());
         return;
       }
-      yield error instanceof CallAborted ? new UpstreamUnavailableError(CANCELLED, ErrorSource.SERVICE)
+      yield (terminal = error instanceof CallAborted ? new UpstreamUnavailableError(CANCELLED, ErrorSource.SERVICE)
         : error instanceof ChatQLError ? (error as DomainError)
-        : failWithoutRetry(this.deps, 'chat.completions.stream', error);
+        : failWithoutRetry(this.deps, 'chat.completions.stream', error));
     } finally {
       operation.end();
+      report.outcome = terminal === null ? 'cancelled' : terminal instanceof Error ? terminal.name : 'ChatCompletion';
+      report.status = terminal instanceof UpstreamUnavailableError ? terminal.status : undefined;
+      report.usage = accumulator.usage;
+      report.chunks = accumulator.count;
+      this.report(report);
       // Lets the SDK release its response body when the stream ended early on our side.
       void iterator?.return?.().catch(() => undefined);
     }
   }
 }
 
-async function* once(event: StreamEvent): AsyncGenerator<StreamEvent, void> {
-  yield event;
-}
+

@@ -14,7 +14,7 @@
  * may run at most `maxOperations` operations at once: one more gets an `error` message for that
  * operation (the others go on).
  */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 
 import { type ExecutionArgs, GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
@@ -23,10 +23,13 @@ import { type WebSocket, WebSocketServer } from 'ws';
 
 import type { Logger } from '../logger.js';
 import { isOriginAllowed } from './origins.js';
+import { REQUEST_ID_HEADER, requestIdFrom } from './request-id.js';
 
 /** What graphql-ws operations add to Yoga's initial context. */
 export interface WebSocketInitialContext {
   operationSignal?: AbortSignal;
+  /** The operation's request id: the upgrade's `x-request-id` and the operation's id. */
+  operationRequestId?: string;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the user context does not matter here
@@ -143,6 +146,7 @@ export function attachGraphQLWebSocket(
           socket: ctx.extra.socket,
           params: payload,
           operationSignal: controller.signal,
+          operationRequestId: `${requestIdFrom((ctx.extra as { request?: IncomingMessage }).request?.headers[REQUEST_ID_HEADER])}:${id}`,
         });
         let document: ReturnType<typeof parse>;
         try {

@@ -28,8 +28,10 @@ export async function callWithRetry<T>(
   what: string,
   signal: AbortSignal,
   attempt: () => Promise<T>,
+  /** Counts the retries made, for the operation's log line. */
+  stats: { retries: number } = { retries: 0 },
 ): Promise<T> {
-  for (let retries = 0; ; retries++) {
+  for (let retries = 0; ; retries++, stats.retries++) {
     try {
       return await attempt();
     } catch (error) {
