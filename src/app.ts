@@ -20,6 +20,7 @@ import { CHAT_PATH, createWebHandler, isChatPath } from './http/web.js';
 import { attachGraphQLWebSocket, type WebSocketInitialContext } from './http/websocket.js';
 import type { Logger } from './logger.js';
 import { OperationTracker } from './operations.js';
+import { createMetrics } from './metrics.js';
 import { createRedactor, upstreamUrlSecrets } from './redact.js';
 import { schema } from './schema/index.js';
 import { createUpstreamClient } from './upstream/client.js';
@@ -30,7 +31,7 @@ const FALLBACK_EXAMPLE_MODEL = 'gpt-4o-mini';
 
 export interface App {
   /** Starts listening; resolves with the address. Port 0 picks a free port. */
-  start(): Promise<{ url: string; port: number }>;
+  start(): Promise<{ url: string; port: number; /** Where /metrics is served when METRICS_PORT is set. */ metricsUrl?: string }>;
   /**
    * Graceful shutdown: readiness turns 503, new operations are refused with a retryable error,
    * running ones get `graceMs` to finish, then the rest are stopped with a retryable error and
@@ -86,9 +87,11 @@ const WS_KEEP_ALIVE_MS = 15_000;
 export function buildApp(config: Config, logger: Logger, options: BuildAppOptions = {}): App {
   const redact = createRedactor([config.upstream.apiKey, ...upstreamUrlSecrets(config.upstream.baseURL)]);
   const { client, close: closeUpstream } = createUpstreamClient(config.upstream);
-  const callContext = { retry: { maxRetries: config.upstream.maxRetries }, redact, logger };
   const operations = new OperationTracker();
-  const chat = new ChatService({ ...callContext, client, operations });
+  // `websocket` is created further down; the gauge reads it only when /metrics is scraped.
+  const metrics = createMetrics({ operations: () => operations.size, webSockets: () => websocket.connections });
+  const callContext = { retry: { maxRetries: config.upstream.maxRetries }, redact, logger, metrics };
+  const chat = new ChatService({ ...callContext, client, operations, metrics });
   const models = new ModelsService({ ...callContext, client, cacheMs: config.modelsCacheMs });
 
   const yoga = createYoga<WebSocketInitialContext & object, Context>({
@@ -133,8 +136,27 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
     operations: operations.size,
   });
 
+  const serveMetrics = (res: ServerResponse) => {
+    void metrics.registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+      () => res.writeHead(500).end(),
+    );
+  };
+  // With METRICS_PORT, /metrics lives on its own listener (same HOST), so it need not face clients.
+  const metricsServer =
+    config.metricsPort === null
+      ? null
+      : createServer((req, res) => {
+          if (req.url?.split('?', 1)[0] === '/metrics' && req.method === 'GET') serveMetrics(res);
+          else res.writeHead(404).end();
+        });
+
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = req.url?.split('?', 1)[0];
+    if (path === '/metrics' && metricsServer === null && req.method === 'GET') {
+      serveMetrics(res);
+      return;
+    }
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
       return;
@@ -187,18 +209,26 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
 
   return {
     operations,
-    start: () =>
-      new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(config.port, config.host, () => {
-          server.off('error', reject);
-          const { port } = server.address() as AddressInfo;
-          const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-          // Warm the models cache, so that /readyz and GraphiQL know the upstream from the start.
-          models.list().catch(() => undefined);
-          resolve({ url: `http://${host}:${port}`, port });
+    start: async () => {
+      const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+      const listen = (target: typeof server, port: number) =>
+        new Promise<number>((resolve, reject) => {
+          target.once('error', reject);
+          target.listen(port, config.host, () => {
+            target.off('error', reject);
+            resolve((target.address() as AddressInfo).port);
+          });
         });
-      }),
+      const port = await listen(server, config.port);
+      const metricsPort = metricsServer ? await listen(metricsServer, config.metricsPort ?? 0) : null;
+      // Warm the models cache, so that /readyz and GraphiQL know the upstream from the start.
+      models.list().catch(() => undefined);
+      return {
+        url: `http://${host}:${port}`,
+        port,
+        ...(metricsPort === null ? {} : { metricsUrl: `http://${host}:${metricsPort}/metrics` }),
+      };
+    },
     stop: (graceMs = config.shutdownGraceMs) =>
       (stopping ??= (async () => {
         const started = performance.now();
@@ -207,6 +237,8 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
         models.close();
         await websocket.close();
         await closeUpstream();
+        metricsServer?.close();
+        metricsServer?.closeAllConnections();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

@@ -31,6 +31,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** Largest request body accepted, sized for data: URI images. @default 10485760 (10 MiB) */
   maxBodyBytes: number;
+  /** Serve /metrics on this port (same HOST) instead of the main one; null: on the main port. */
+  metricsPort: number | null;
   /** Browser origins allowed to call the API; null means the default (own origin and localhost). */
   corsOrigins: RegExp[] | null;
   production: boolean;
@@ -77,6 +79,7 @@ const envSchema = z.object({
   MODELS_CACHE_MS: integer('MODELS_CACHE_MS', 0, 86_400_000, 60_000),
   SHUTDOWN_GRACE_MS: integer('SHUTDOWN_GRACE_MS', 0, 3_600_000, 10_000),
   MAX_BODY_BYTES: integer('MAX_BODY_BYTES', 1024, 1_073_741_824, 10 * 1024 * 1024),
+  METRICS_PORT: integer('METRICS_PORT', 0, 65535, -1),
   CORS_ORIGINS: z
     .string()
     .optional()
@@ -131,6 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
       modelsCacheMs: vars.MODELS_CACHE_MS,
       shutdownGraceMs: vars.SHUTDOWN_GRACE_MS,
       maxBodyBytes: vars.MAX_BODY_BYTES,
+      metricsPort: vars.METRICS_PORT === -1 ? null : vars.METRICS_PORT,
       corsOrigins: vars.CORS_ORIGINS,
       production,
       introspection: vars.GRAPHQL_INTROSPECTION === undefined ? !production : vars.GRAPHQL_INTROSPECTION === 'true',

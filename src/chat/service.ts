@@ -11,6 +11,7 @@ import type {
 } from 'openai/resources/chat/completions';
 
 import { ChatQLError, type DomainError, ErrorSource, shuttingDownError, UpstreamUnavailableError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
 import { AbortReason, type Operation, type OperationTracker } from '../operations.js';
 import type { ChatCompletionInputShape } from '../schema/chat-input.js';
 import { CallAborted, type CallContext, callWithRetry, failWithoutRetry } from '../upstream/call.js';
@@ -33,6 +34,7 @@ export function isFinalCompletion(event: StreamEvent): event is WireCompletion {
 export interface ChatServiceDeps extends CallContext {
   client: OpenAI;
   operations: OperationTracker;
+  metrics?: Metrics;
 }
 
 const CANCELLED = 'The request was cancelled.';
@@ -62,6 +64,17 @@ export class ChatService {
   /** One info line per operation, written when it has ended. */
   private report(report: OperationReport): void {
     const { usage, startedAt, ...fields } = report;
+    const metrics = this.deps.metrics;
+    if (metrics) {
+      const { operation, outcome } = report;
+      metrics.operations.inc({ operation, outcome });
+      metrics.latency.observe({ operation }, (performance.now() - startedAt) / 1000);
+      if (report.ttftMs !== undefined) metrics.timeToFirstToken.observe(report.ttftMs / 1000);
+      if (report.retries > 0) metrics.retries.inc(report.retries);
+      // Only answers carry usage, so the model label stays within what the upstream serves.
+      if (usage?.prompt_tokens) metrics.tokens.inc({ model: report.model, kind: 'prompt' }, usage.prompt_tokens);
+      if (usage?.completion_tokens) metrics.tokens.inc({ model: report.model, kind: 'completion' }, usage.completion_tokens);
+    }
     this.deps.logger.info(
       {
         ...fields,

@@ -4,6 +4,7 @@
  */
 import type { DomainError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 import type { Redactor } from '../redact.js';
 import { describeUpstreamError, mapUpstreamError } from './map-error.js';
 import { type RetryPolicy, retryDelayMs, waitBeforeRetry } from './retry.js';
@@ -12,6 +13,8 @@ export interface CallContext {
   retry: RetryPolicy;
   redact: Redactor;
   logger: Logger;
+  /** Counts failed upstream calls by the error they mapped to. */
+  metrics?: Pick<Metrics, 'upstreamErrors'>;
 }
 
 /** Thrown by `callWithRetry` when the signal aborted: the caller decides what, if anything, to answer. */
@@ -38,6 +41,7 @@ export async function callWithRetry<T>(
       if (signal.aborted) throw new CallAborted();
       const mapped = mapUpstreamError(error, context.redact);
       const delay = retryDelayMs(error, mapped, retries, context.retry);
+      context.metrics?.upstreamErrors.inc({ error: mapped.name });
       const details = { call: what, attempt: retries + 1, outcome: mapped.name, error: describeUpstreamError(error, context.redact) };
       if (delay === null) {
         context.logger.warn(details, 'upstream call failed');
@@ -56,6 +60,7 @@ export async function callWithRetry<T>(
 /** Maps and logs a failure that happened after the retry window (mid-stream). */
 export function failWithoutRetry(context: CallContext, what: string, error: unknown): DomainError {
   const mapped = mapUpstreamError(error, context.redact);
+  context.metrics?.upstreamErrors.inc({ error: mapped.name });
   context.logger.warn({ call: what, outcome: mapped.name, error: describeUpstreamError(error, context.redact) }, 'upstream call failed');
   return mapped;
 }

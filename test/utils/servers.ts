@@ -34,6 +34,8 @@ export interface TestService {
   httpUrl: string;
   wsUrl: string;
   config: Config;
+  /** Set when METRICS_PORT puts /metrics on a listener of its own. */
+  metricsUrl?: string;
   /** Every log line the service wrote, parsed. */
   logs: Array<Record<string, unknown>>;
   /** Every log line as written, for searches for secrets. */
@@ -72,7 +74,7 @@ export async function startService(
     },
   });
   const app = buildApp(result.config, createLogger(result.config.logLevel, sink), options);
-  const { url } = await app.start();
+  const { url, metricsUrl } = await app.start();
   dispose(() => app.stop(0));
   return {
     app,
@@ -80,6 +82,7 @@ export async function startService(
     httpUrl: `${url}/graphql`,
     wsUrl: `${url.replace(/^http/, 'ws')}/graphql`,
     config: result.config,
+    ...(metricsUrl ? { metricsUrl } : {}),
     logs,
     rawLogs,
   };

@@ -1,0 +1,79 @@
+/**
+ * Prometheus metrics (text exposition at /metrics, or on METRICS_PORT). One registry per app, so
+ * that several apps in one process (tests) do not share counters. Labels are bounded: the
+ * operation names, the error union's member names, and the model names the upstream serves.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Seconds; from a cached answer to a long generation. */
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+export interface MetricsSources {
+  /** Live streams and mutations. */
+  operations: () => number;
+  /** Open graphql-ws connections. */
+  webSockets: () => number;
+}
+
+export function createMetrics(sources: MetricsSources) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'chatql_process_' });
+  const metrics = {
+    registry,
+    operations: new Counter({
+      name: 'chatql_operations_total',
+      help: 'Operations that ended, by operation and outcome (the result union member, or cancelled).',
+      labelNames: ['operation', 'outcome'] as const,
+      registers: [registry],
+    }),
+    latency: new Histogram({
+      name: 'chatql_operation_duration_seconds',
+      help: 'From the operation starting to its last event.',
+      labelNames: ['operation'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    timeToFirstToken: new Histogram({
+      name: 'chatql_time_to_first_token_seconds',
+      help: "Streams: from the operation starting to the upstream's first chunk.",
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    tokens: new Counter({
+      name: 'chatql_tokens_total',
+      help: 'Tokens the upstream reported, by model and kind (prompt or completion).',
+      labelNames: ['model', 'kind'] as const,
+      registers: [registry],
+    }),
+    retries: new Counter({
+      name: 'chatql_upstream_retries_total',
+      help: 'Upstream calls retried under the retry policy.',
+      registers: [registry],
+    }),
+    upstreamErrors: new Counter({
+      name: 'chatql_upstream_errors_total',
+      help: 'Failed upstream calls, by the error they mapped to.',
+      labelNames: ['error'] as const,
+      registers: [registry],
+    }),
+  };
+  new Gauge({
+    name: 'chatql_active_operations',
+    help: 'Mutations and streams running now.',
+    registers: [registry],
+    collect() {
+      this.set(sources.operations());
+    },
+  });
+  new Gauge({
+    name: 'chatql_websocket_connections',
+    help: 'Open graphql-ws connections.',
+    registers: [registry],
+    collect() {
+      this.set(sources.webSockets());
+    },
+  });
+  return metrics;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
