@@ -58,17 +58,23 @@ function isInBandError(chunk: WireChunk): boolean {
   return chunk.object === 'error';
 }
 
+/** A report for an operation starting now; its outcome is filled in when it ends. */
+function startReport(operation: OperationReport['operation'], input: ChatCompletionInputShape, requestId: string): OperationReport {
+  return { operation, requestId, model: input.model, startedAt: performance.now(), retries: 0, outcome: 'ChatCompletion' };
+}
+
 export class ChatService {
   constructor(private readonly deps: ChatServiceDeps) {}
 
-  /** One info line per operation, written when it has ended. */
+  /** One info line per operation, and its metrics, written when it has ended. */
   private report(report: OperationReport): void {
     const { usage, startedAt, ...fields } = report;
+    const latencyMs = performance.now() - startedAt;
     const metrics = this.deps.metrics;
     if (metrics) {
       const { operation, outcome } = report;
       metrics.operations.inc({ operation, outcome });
-      metrics.latency.observe({ operation }, (performance.now() - startedAt) / 1000);
+      metrics.latency.observe({ operation }, latencyMs / 1000);
       if (report.ttftMs !== undefined) metrics.timeToFirstToken.observe(report.ttftMs / 1000);
       if (report.retries > 0) metrics.retries.inc(report.retries);
       // Only answers carry usage, so the model label stays within what the upstream serves.
@@ -78,7 +84,7 @@ export class ChatService {
     this.deps.logger.info(
       {
         ...fields,
-        latencyMs: Math.round((performance.now() - startedAt) * 10) / 10,
+        latencyMs: Math.round(latencyMs * 10) / 10,
         ...(report.ttftMs === undefined ? {} : { ttftMs: Math.round(report.ttftMs * 10) / 10 }),
         promptTokens: usage?.prompt_tokens ?? null,
         completionTokens: usage?.completion_tokens ?? null,
@@ -93,14 +99,7 @@ export class ChatService {
     transportSignal: AbortSignal | undefined,
     requestId = '',
   ): Promise<WireCompletion> {
-    const report: OperationReport = {
-      operation: 'chatCompletion',
-      requestId,
-      model: input.model,
-      startedAt: performance.now(),
-      retries: 0,
-      outcome: 'ChatCompletion',
-    };
+    const report = startReport('chatCompletion', input, requestId);
     const operation = this.deps.operations.begin('mutation', transportSignal);
     try {
       const problem = validateChatInput(input);
@@ -152,14 +151,7 @@ export class ChatService {
     transportSignal: AbortSignal | undefined,
     requestId = '',
   ): AsyncIterableIterator<StreamEvent> {
-    const report: OperationReport = {
-      operation: 'chatCompletionStream',
-      requestId,
-      model: input.model,
-      startedAt: performance.now(),
-      retries: 0,
-      outcome: 'ChatCompletion',
-    };
+    const report = startReport('chatCompletionStream', input, requestId);
     const problem = validateChatInput(input);
     if (problem) return this.once(problem, report);
     const operation = this.deps.operations.begin('subscription', transportSignal);

@@ -8,7 +8,7 @@
 
 import type { ServerResponse } from 'node:http';
 import type { StreamTiming } from './chat.js';
-import { randomId, type Usage } from './completion.js';
+import { randomId, SYSTEM_FINGERPRINT, type Usage } from './completion.js';
 import { countPromptTokens } from './reply.js';
 import type { ChatRequest } from './request.js';
 import { type Pacer, startBody, writable } from './wire.js';
@@ -24,7 +24,6 @@ export interface BenchShape {
 /** What the bench model answers when the server was started without `bench` options. */
 export const DEFAULT_BENCH_SHAPE: BenchShape = { chunkCount: 20, chunkBytes: 8 };
 
-const SYSTEM_FINGERPRINT = 'fp_chatql_mock';
 /** Stand for the completion id and the usage object in the pre-rendered text; found nowhere else in it. */
 const ID_HOLE = '@@chatql-bench-id@@';
 const USAGE_HOLE = '@@chatql-bench-usage@@';

@@ -20,7 +20,8 @@ import {
 } from './reply.js';
 import type { ChatRequest, ChatTool } from './request.js';
 
-const SYSTEM_FINGERPRINT = 'fp_chatql_mock';
+/** The mock's `system_fingerprint`, on every completion and chunk. */
+export const SYSTEM_FINGERPRINT = 'fp_chatql_mock';
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls';
 

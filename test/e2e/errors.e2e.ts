@@ -5,8 +5,6 @@
  * failures, the retry policy (counted in the mock's recorded requests), the service's own input
  * validation, key redaction in answers and logs, and the models query's errors.
  */
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 
 import { print } from 'graphql';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -21,7 +19,7 @@ import type {
 } from '../gql/graphql.js';
 import { createWsClient, postGraphQL, subscribeSse, subscribeWs } from '../utils/clients.js';
 import { ChatCompletionMutation, ChatCompletionStreamSubscription, ModelsQuery } from '../utils/operations.js';
-import { startMock, startService, type TestService, until } from '../utils/servers.js';
+import { refusedPort, startMock, startService, type TestService, until } from '../utils/servers.js';
 
 /** The upstream key `startService` configures. */
 const UPSTREAM_KEY = 'sk-test-upstream-key-0123456789';
@@ -102,11 +100,7 @@ function chatCalls(mock: MockUpstream) {
 
 /** A port on which nothing listens: bound, then closed. */
 async function refusedBaseUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}/v1`;
+  return `http://127.0.0.1:${await refusedPort()}/v1`;
 }
 
 /** Starts a service against `mock` and waits for its models warm-up, so that it cannot land in a test. */

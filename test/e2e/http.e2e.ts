@@ -5,7 +5,6 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { get as httpGet } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -14,16 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { postGraphQL } from '../utils/clients.js';
 import { ModelsQuery } from '../utils/operations.js';
-import { dispose, startMock, startService, until } from '../utils/servers.js';
-
-/** A loopback port with nothing listening on it: bound, then released. */
-async function refusedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { dispose, refusedPort, startMock, startService, until } from '../utils/servers.js';
 
 describe('health and readiness', () => {
   it('reports the upstream in /readyz without failing readiness on it', async () => {

@@ -2,6 +2,7 @@
  * Test servers on port 0: the mock upstream and the service, each registered for disposal after
  * the file's tests, and the service's log lines captured so that tests can search them.
  */
+import { type AddressInfo, createServer } from 'node:net';
 import { Writable } from 'node:stream';
 
 import { afterAll } from 'vitest';
@@ -86,6 +87,15 @@ export async function startService(
     logs,
     rawLogs,
   };
+}
+
+/** A loopback port with nothing listening on it (bound, then released): a refused connection. */
+export async function refusedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 /** Resolves when `predicate` holds, polling; rejects after `timeoutMs`. */
