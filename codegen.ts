@@ -20,13 +20,24 @@ const clientPreset = {
   },
 } as const;
 
+/**
+ * The chat page's and the tests' documents are also written to a trusted-documents manifest,
+ * `persisted-documents.json` (`"sha256:<hex>"` -> the document's normalised text), which
+ * `PERSISTED_DOCUMENTS` takes. `embedHashInDocument` (the preset's default mode) keeps each
+ * document whole and only adds `__meta__.hash`, so clients that send `query` work as before.
+ */
+const trustedClientPreset = {
+  ...clientPreset,
+  presetConfig: { ...clientPreset.presetConfig, persistedDocuments: { mode: 'embedHashInDocument', hashAlgorithm: 'sha256' } },
+} as const;
+
 const config: CodegenConfig = {
   schema: 'schema/schema.graphql',
   ignoreNoDocuments: false,
   importExtension: '.js',
   generates: {
-    'test/gql/': { ...clientPreset, documents: ['test/**/*.ts', '!test/gql/**'] },
-    'web/src/gql/': { ...clientPreset, documents: ['web/src/**/*.ts', '!web/src/gql/**'] },
+    'test/gql/': { ...trustedClientPreset, documents: ['test/**/*.ts', '!test/gql/**'] },
+    'web/src/gql/': { ...trustedClientPreset, documents: ['web/src/**/*.ts', '!web/src/gql/**'] },
     'examples/gql/': { ...clientPreset, documents: ['examples/**/*.ts', '!examples/gql/**'] },
     // Which concrete types each union and interface (`Error`) stands for: a normalising cache
     // needs it to match `... on Error` against a `RateLimitError`. Apollo's `possibleTypes`...

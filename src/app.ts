@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 
 import { createYoga } from 'graphql-yoga';
 
+import { createAuthenticator } from './auth/authenticate.js';
 import { ChatService } from './chat/service.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
@@ -15,15 +16,19 @@ import { armorPlugins } from './http/armor.js';
 import { CSRF_MESSAGE, isSimpleContentType, isUntrustedRequest, useCsrfProtection } from './http/csrf.js';
 import { graphiqlOptions, renderGraphiQL } from './http/graphiql.js';
 import { isOriginAllowed } from './http/origins.js';
+import { persistedDocumentsPlugins } from './http/persisted.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from './http/request-id.js';
 import { CHAT_PATH, createWebHandler, isChatPath } from './http/web.js';
 import { attachGraphQLWebSocket, type WebSocketInitialContext } from './http/websocket.js';
+import { LimitsGate } from './limits/gate.js';
+import { connectRedis } from './limits/redis.js';
 import type { Logger } from './logger.js';
 import { OperationTracker } from './operations.js';
 import { createMetrics } from './metrics.js';
 import { createRedactor, upstreamUrlSecrets } from './redact.js';
 import { schema } from './schema/index.js';
-import { createUpstreamClient } from './upstream/client.js';
+import { BREAKER_STATE_VALUE } from './upstream/breaker.js';
+import { closeTargets, createUpstreamTargets, describeTargets } from './upstream/targets.js';
 import { ModelsService } from './upstream/models.js';
 
 /** Offered in GraphiQL's example document until the upstream's model list is known. */
@@ -85,22 +90,41 @@ export interface BuildAppOptions {
 const WS_KEEP_ALIVE_MS = 15_000;
 
 export function buildApp(config: Config, logger: Logger, options: BuildAppOptions = {}): App {
-  const redact = createRedactor([config.upstream.apiKey, ...upstreamUrlSecrets(config.upstream.baseURL)]);
-  const { client, close: closeUpstream } = createUpstreamClient(config.upstream);
+  const { security } = config;
+  const redact = createRedactor([
+    config.upstream.apiKey,
+    ...upstreamUrlSecrets(config.upstream.baseURL),
+    ...config.upstream.fallbacks.flatMap((fallback) => upstreamUrlSecrets(fallback.baseURL)),
+    ...(security.redisUrl ? upstreamUrlSecrets(security.redisUrl) : []),
+  ]);
+  // The primary, then each fallback: one client and one circuit breaker each.
+  const targets = createUpstreamTargets(config.upstream, logger);
+  const client = targets[0]!.client;
   const operations = new OperationTracker();
   // `websocket` is created further down; the gauge reads it only when /metrics is scraped.
-  const metrics = createMetrics({ operations: () => operations.size, webSockets: () => websocket.connections });
+  const metrics = createMetrics({
+    operations: () => operations.size,
+    webSockets: () => websocket.connections,
+    upstreamBreakers: () => targets.flatMap(({ name, breaker }) => (breaker ? [{ upstream: name, state: BREAKER_STATE_VALUE[breaker.state] }] : [])),
+  });
   const callContext = { retry: { maxRetries: config.upstream.maxRetries }, redact, logger, metrics };
-  const chat = new ChatService({ ...callContext, client, operations, metrics });
+  const redis = security.redisUrl ? connectRedis(security.redisUrl, logger, redact) : null;
+  const gate = new LimitsGate({ redis: redis?.client ?? null, allowedModels: security.allowedModels });
+  const authenticator = createAuthenticator(security.auth, security.defaultLimits);
+  const chat = new ChatService({ ...callContext, targets, operations, metrics, gate });
   const models = new ModelsService({ ...callContext, client, cacheMs: config.modelsCacheMs });
 
   const yoga = createYoga<WebSocketInitialContext & object, Context>({
     schema,
     graphqlEndpoint: '/graphql',
-    context: ({ request, operationSignal, operationRequestId }): Context => ({
+    context: async ({ request, operationSignal, operationRequestId, operationPrincipal }): Promise<Context> => ({
       chat,
       models,
       logger,
+      gate,
+      authMode: authenticator.mode,
+      // graphql-ws authenticated its connection at `connection_init`; HTTP and SSE send a header.
+      principal: operationPrincipal ?? (await authenticator.authenticate(request.headers.get('authorization'))),
       // graphql-ws passes its per-operation signal; over HTTP and SSE the request's own signal
       // fires when the client disconnects.
       signal: operationSignal ?? request.signal,
@@ -125,15 +149,22 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
     maxRequestBodySize: false,
     // Batched requests (a JSON array body) stay off: Yoga's default, said here on purpose.
     batching: false,
-    plugins: [useCsrfProtection(config.corsOrigins), ...armorPlugins({ introspection: config.introspection })],
+    plugins: [
+      useCsrfProtection(config.corsOrigins),
+      ...armorPlugins({ introspection: config.introspection }),
+      // Trusted documents (PERSISTED_DOCUMENTS): refuses anything but a listed document's id in
+      // `onParams`, before parsing; graphql-ws gets the same store below.
+      ...persistedDocumentsPlugins(config.persistedDocuments),
+    ],
   });
 
   const web = createWebHandler(options.webDir);
 
   const readiness = () => ({
     status: operations.draining ? 'draining' : 'ready',
-    upstream: { embeddedMock: config.upstream.embeddedMock, ...models.health },
+    upstream: { embeddedMock: config.upstream.embeddedMock, ...models.health, ...describeTargets(targets) },
     operations: operations.size,
+    limits: { store: gate.store, ...(redis ? { redis: redis.status } : {}) },
   });
 
   const serveMetrics = (res: ServerResponse) => {
@@ -202,6 +233,9 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
     maxPayload: config.maxBodyBytes,
     connectionInitWaitTimeoutMs: config.wsConnectionInitTimeoutMs,
     maxOperations: config.wsMaxSubscriptions,
+    sendTimeoutMs: config.wsSendTimeoutMs,
+    persistedDocuments: config.persistedDocuments,
+    authenticate: (authorization) => authenticator.authenticate(authorization),
     keepAliveMs: options.wsKeepAliveMs ?? WS_KEEP_ALIVE_MS,
   });
 
@@ -219,6 +253,11 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
             resolve((target.address() as AddressInfo).port);
           });
         });
+      if (security.auth.mode === 'none' && config.upstream.apiKey !== undefined && !config.upstream.embeddedMock) {
+        logger.warn(
+          'AUTH_MODE=none: anyone who can reach this service spends the upstream key; set AUTH_MODE to api-key, jwt or forward before exposing it',
+        );
+      }
       const port = await listen(server, config.port);
       const metricsPort = metricsServer ? await listen(metricsServer, config.metricsPort ?? 0) : null;
       // Warm the models cache, so that /readyz and GraphiQL know the upstream from the start.
@@ -236,7 +275,8 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
         logger.info({ finished, aborted, ms: Math.round(performance.now() - started) }, 'operations drained');
         models.close();
         await websocket.close();
-        await closeUpstream();
+        await redis?.close();
+        await closeTargets(targets);
         metricsServer?.close();
         metricsServer?.closeAllConnections();
         await new Promise<void>((resolve) => {

@@ -4,7 +4,10 @@
  */
 import { z } from 'zod';
 
+import { readSecurityConfig, type SecurityConfig } from './auth/config.js';
 import { parseOriginPatterns } from './http/origins.js';
+import { loadPersistedDocuments, type PersistedDocuments } from './http/persisted.js';
+import { parseUpstreamFallbacks, type UpstreamFallback } from './upstream/fallbacks.js';
 
 export interface UpstreamConfig {
   /** The SDK's `baseURL` (with `/v1`); undefined means OpenAI's own endpoint. */
@@ -17,6 +20,14 @@ export interface UpstreamConfig {
   timeoutMs: number;
   /** Retries after the first attempt, for failures that may pass (see `src/upstream/retry.ts`). @default 2 */
   maxRetries: number;
+  /** Longest silence between the bytes of an answer once its headers arrived (a stall); 0: none. @default 60000 */
+  idleTimeoutMs: number;
+  /** Consecutive unwell failures that open a target's circuit breaker; 0: no breaker. @default 5 */
+  breakerThreshold: number;
+  /** How long an open breaker answers at once before it lets one probe through. @default 30000 */
+  breakerCooldownMs: number;
+  /** UPSTREAM_FALLBACKS, in order (see `src/upstream/fallbacks.ts`). @default [] */
+  fallbacks: UpstreamFallback[];
 }
 
 export interface Config {
@@ -42,8 +53,24 @@ export interface Config {
   wsConnectionInitTimeoutMs: number;
   /** Operations running at once on one graphql-ws connection; one more closes the socket with 4429. @default 100 */
   wsMaxSubscriptions: number;
+  /**
+   * How long a graphql-ws socket may hold unsent messages without any of them completing (a client
+   * that stopped reading) before it is terminated, which aborts its operations. @default 30000
+   */
+  wsSendTimeoutMs: number;
+  /**
+   * Trusted documents (PERSISTED_DOCUMENTS, read at start-up): when set, only these documents run,
+   * sent by id; null: any document runs.
+   */
+  persistedDocuments: PersistedDocuments | null;
+  /** AUTH_MODE and credentials, per-client default limits, ALLOWED_MODELS, REDIS_URL. */
+  security: SecurityConfig;
   /** @default 'info' */
   logLevel: string;
+  /** LOG_FORMAT=pretty: human-readable lines for a terminal instead of JSON. @default false */
+  logPretty: boolean;
+  /** LOG_CONTENT=true: operation log lines carry the prompt and the completion. @default false */
+  logContent: boolean;
 }
 
 function integer(name: string, min: number, max: number, fallback: number) {
@@ -76,6 +103,9 @@ const envSchema = z.object({
   OPENAI_API_KEY: z.string().optional(),
   UPSTREAM_TIMEOUT_MS: integer('UPSTREAM_TIMEOUT_MS', 1, 3_600_000, 60_000),
   UPSTREAM_MAX_RETRIES: integer('UPSTREAM_MAX_RETRIES', 0, 10, 2),
+  UPSTREAM_IDLE_TIMEOUT_MS: integer('UPSTREAM_IDLE_TIMEOUT_MS', 0, 3_600_000, 60_000),
+  UPSTREAM_BREAKER_THRESHOLD: integer('UPSTREAM_BREAKER_THRESHOLD', 0, 1000, 5),
+  UPSTREAM_BREAKER_COOLDOWN_MS: integer('UPSTREAM_BREAKER_COOLDOWN_MS', 1, 3_600_000, 30_000),
   MODELS_CACHE_MS: integer('MODELS_CACHE_MS', 0, 86_400_000, 60_000),
   SHUTDOWN_GRACE_MS: integer('SHUTDOWN_GRACE_MS', 0, 3_600_000, 10_000),
   MAX_BODY_BYTES: integer('MAX_BODY_BYTES', 1024, 1_073_741_824, 10 * 1024 * 1024),
@@ -94,7 +124,22 @@ const envSchema = z.object({
     .optional(),
   WS_CONNECTION_INIT_TIMEOUT_MS: integer('WS_CONNECTION_INIT_TIMEOUT_MS', 1, 600_000, 3_000),
   WS_MAX_SUBSCRIPTIONS: integer('WS_MAX_SUBSCRIPTIONS', 1, 100_000, 100),
+  WS_SEND_TIMEOUT_MS: integer('WS_SEND_TIMEOUT_MS', 100, 3_600_000, 30_000),
+  // A path (relative to the working directory) to codegen's persisted-documents.json, read here so
+  // that a missing or broken manifest stops the start-up with the other problems.
+  PERSISTED_DOCUMENTS: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined) return null;
+      const loaded = loadPersistedDocuments(raw.trim());
+      if (loaded.ok) return loaded.documents;
+      ctx.addIssue({ code: 'custom', message: loaded.problem });
+      return z.NEVER;
+    }),
   NODE_ENV: z.string().optional(),
+  LOG_FORMAT: z.enum(['json', 'pretty'], { message: 'LOG_FORMAT must be json or pretty' }).default('json'),
+  LOG_CONTENT: z.enum(['true', 'false'], { message: 'LOG_CONTENT must be true or false' }).default('false'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     message: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
   }).default('info'),
@@ -117,7 +162,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
         'the embedded mock upstream is not started with NODE_ENV=production',
     );
   }
-  if (!parsed.success || problems.length > 0) return { ok: false, problems };
+  // Read here rather than in the schema: a fallback equal to OPENAI_BASE_URL is refused.
+  const fallbacks = present.UPSTREAM_FALLBACKS === undefined
+    ? { fallbacks: [], problems: [] }
+    : parseUpstreamFallbacks(present.UPSTREAM_FALLBACKS, present.OPENAI_BASE_URL);
+  problems.push(...fallbacks.problems);
+  const security = readSecurityConfig(present, problems);
+  if (!parsed.success || security === null || problems.length > 0) return { ok: false, problems };
   const vars = parsed.data;
   return {
     ok: true,
@@ -130,6 +181,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
         embeddedMock,
         timeoutMs: vars.UPSTREAM_TIMEOUT_MS,
         maxRetries: vars.UPSTREAM_MAX_RETRIES,
+        idleTimeoutMs: vars.UPSTREAM_IDLE_TIMEOUT_MS,
+        breakerThreshold: vars.UPSTREAM_BREAKER_THRESHOLD,
+        breakerCooldownMs: vars.UPSTREAM_BREAKER_COOLDOWN_MS,
+        fallbacks: fallbacks.fallbacks,
       },
       modelsCacheMs: vars.MODELS_CACHE_MS,
       shutdownGraceMs: vars.SHUTDOWN_GRACE_MS,
@@ -140,7 +195,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
       introspection: vars.GRAPHQL_INTROSPECTION === undefined ? !production : vars.GRAPHQL_INTROSPECTION === 'true',
       wsConnectionInitTimeoutMs: vars.WS_CONNECTION_INIT_TIMEOUT_MS,
       wsMaxSubscriptions: vars.WS_MAX_SUBSCRIPTIONS,
+      wsSendTimeoutMs: vars.WS_SEND_TIMEOUT_MS,
+      persistedDocuments: vars.PERSISTED_DOCUMENTS,
+      security,
       logLevel: vars.LOG_LEVEL,
+      logPretty: vars.LOG_FORMAT === 'pretty',
+      logContent: vars.LOG_CONTENT === 'true',
     },
   };
 }

@@ -1,12 +1,16 @@
 import { pino, type Logger } from 'pino';
+import { PinoPretty } from 'pino-pretty';
 
 export type { Logger };
 
 /**
  * Structured JSON logs on stdout. Credentials never reach a log line: the redact paths cover every
  * place a key or token travels, and upstream error text is passed through `Redactor` first.
+ * `pretty` (LOG_FORMAT=pretty) formats the same lines for a terminal, in process: for development,
+ * not for log shippers.
  */
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+export function createLogger(level: string, destination?: pino.DestinationStream, options: { pretty?: boolean } = {}): Logger {
+  const target = destination ?? (options.pretty ? PinoPretty({ colorize: process.stdout.isTTY, sync: true, ignore: 'pid,hostname,service' }) : undefined);
   return pino(
     {
       level,
@@ -25,6 +29,6 @@ export function createLogger(level: string, destination?: pino.DestinationStream
         censor: '[redacted]',
       },
     },
-    destination,
+    target,
   );
 }

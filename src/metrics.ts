@@ -13,6 +13,8 @@ export interface MetricsSources {
   operations: () => number;
   /** Open graphql-ws connections. */
   webSockets: () => number;
+  /** Each upstream target's breaker state by target name (0 closed, 1 open, 2 half-open); none when off. */
+  upstreamBreakers?: () => ReadonlyArray<{ upstream: string; state: number }>;
 }
 
 export function createMetrics(sources: MetricsSources) {
@@ -50,6 +52,12 @@ export function createMetrics(sources: MetricsSources) {
       help: 'Upstream calls retried under the retry policy.',
       registers: [registry],
     }),
+    fallbacks: new Counter({
+      name: 'chatql_upstream_fallbacks_total',
+      help: 'Chat operations answered by a fallback upstream (UPSTREAM_FALLBACKS), by its name (fallback-1, ...).',
+      labelNames: ['upstream'] as const,
+      registers: [registry],
+    }),
     upstreamErrors: new Counter({
       name: 'chatql_upstream_errors_total',
       help: 'Failed upstream calls, by the error they mapped to.',
@@ -73,6 +81,18 @@ export function createMetrics(sources: MetricsSources) {
       this.set(sources.webSockets());
     },
   });
+  const breakers = sources.upstreamBreakers;
+  if (breakers) {
+    new Gauge({
+      name: 'chatql_upstream_breaker_state',
+      help: "Each upstream target's circuit breaker: 0 closed, 1 open (calls answered at once), 2 half-open (a probe may go or is under way).",
+      labelNames: ['upstream'] as const,
+      registers: [registry],
+      collect() {
+        for (const { upstream, state } of breakers()) this.set({ upstream }, state);
+      },
+    });
+  }
   return metrics;
 }
 

@@ -14,7 +14,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const config = result.config;
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, { pretty: config.logPretty });
 
   let closeMock: (() => Promise<void>) | undefined;
   if (config.upstream.embeddedMock) {

@@ -738,6 +738,43 @@ export default {
       },
       {
         "kind": "OBJECT",
+        "name": "LimitStatus",
+        "fields": [
+          {
+            "name": "limit",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "kind": "SCALAR",
+                "name": "Any"
+              }
+            },
+            "args": []
+          },
+          {
+            "name": "remaining",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "kind": "SCALAR",
+                "name": "Any"
+              }
+            },
+            "args": []
+          },
+          {
+            "name": "resetsAt",
+            "type": {
+              "kind": "SCALAR",
+              "name": "Any"
+            },
+            "args": []
+          }
+        ],
+        "interfaces": []
+      },
+      {
+        "kind": "OBJECT",
         "name": "Model",
         "fields": [
           {
@@ -978,6 +1015,18 @@ export default {
               "kind": "NON_NULL",
               "ofType": {
                 "name": "ModelsResult",
+                "kind": "UNION",
+                "ofType": null
+              }
+            },
+            "args": []
+          },
+          {
+            "name": "viewer",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "name": "ViewerResult",
                 "kind": "UNION",
                 "ofType": null
               }
@@ -1394,6 +1443,142 @@ export default {
           }
         ],
         "interfaces": []
+      },
+      {
+        "kind": "OBJECT",
+        "name": "Viewer",
+        "fields": [
+          {
+            "name": "allowedModels",
+            "type": {
+              "kind": "LIST",
+              "ofType": {
+                "kind": "NON_NULL",
+                "ofType": {
+                  "kind": "SCALAR",
+                  "name": "Any"
+                }
+              }
+            },
+            "args": []
+          },
+          {
+            "name": "authMode",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "kind": "SCALAR",
+                "name": "Any"
+              }
+            },
+            "args": []
+          },
+          {
+            "name": "clientId",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "kind": "SCALAR",
+                "name": "Any"
+              }
+            },
+            "args": []
+          },
+          {
+            "name": "expiresAt",
+            "type": {
+              "kind": "SCALAR",
+              "name": "Any"
+            },
+            "args": []
+          },
+          {
+            "name": "limits",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "name": "ViewerLimits",
+                "kind": "OBJECT",
+                "ofType": null
+              }
+            },
+            "args": []
+          }
+        ],
+        "interfaces": []
+      },
+      {
+        "kind": "OBJECT",
+        "name": "ViewerLimits",
+        "fields": [
+          {
+            "name": "concurrentStreams",
+            "type": {
+              "kind": "OBJECT",
+              "name": "LimitStatus",
+              "ofType": null
+            },
+            "args": []
+          },
+          {
+            "name": "dailyTokens",
+            "type": {
+              "kind": "OBJECT",
+              "name": "LimitStatus",
+              "ofType": null
+            },
+            "args": []
+          },
+          {
+            "name": "maxConnections",
+            "type": {
+              "kind": "SCALAR",
+              "name": "Any"
+            },
+            "args": []
+          },
+          {
+            "name": "maxTokens",
+            "type": {
+              "kind": "SCALAR",
+              "name": "Any"
+            },
+            "args": []
+          },
+          {
+            "name": "requestsPerMinute",
+            "type": {
+              "kind": "OBJECT",
+              "name": "LimitStatus",
+              "ofType": null
+            },
+            "args": []
+          },
+          {
+            "name": "tokensPerMinute",
+            "type": {
+              "kind": "OBJECT",
+              "name": "LimitStatus",
+              "ofType": null
+            },
+            "args": []
+          }
+        ],
+        "interfaces": []
+      },
+      {
+        "kind": "UNION",
+        "name": "ViewerResult",
+        "possibleTypes": [
+          {
+            "kind": "OBJECT",
+            "name": "AuthenticationError"
+          },
+          {
+            "kind": "OBJECT",
+            "name": "Viewer"
+          }
+        ]
       },
       {
         "kind": "SCALAR",

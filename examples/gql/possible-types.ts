@@ -43,6 +43,10 @@
       "RateLimitError",
       "UpstreamTimeoutError",
       "UpstreamUnavailableError"
+    ],
+    "ViewerResult": [
+      "AuthenticationError",
+      "Viewer"
     ]
   }
 };
@@ -90,6 +94,10 @@
       "RateLimitError",
       "UpstreamTimeoutError",
       "UpstreamUnavailableError"
+    ],
+    "ViewerResult": [
+      "AuthenticationError",
+      "Viewer"
     ]
   }
 };

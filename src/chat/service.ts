@@ -4,18 +4,22 @@
  * domain error. Each call runs as an `Operation`, so that a departing client or the end of the
  * shutdown grace aborts its upstream request at once.
  */
-import type OpenAI from 'openai';
 import type {
   ChatCompletionCreateParamsNonStreaming,
   ChatCompletionCreateParamsStreaming,
 } from 'openai/resources/chat/completions';
 
-import { ChatQLError, type DomainError, ErrorSource, shuttingDownError, UpstreamUnavailableError } from '../errors.js';
+import type { AuthOutcome } from '../auth/authenticate.js';
+import type { Principal } from '../auth/principal.js';
+import { AuthenticationError, ChatQLError, type DomainError, ErrorSource, shuttingDownError, UpstreamUnavailableError } from '../errors.js';
+import { estimatePromptTokens } from '../limits/estimate.js';
+import type { Admission, LimitsGate } from '../limits/gate.js';
 import type { Metrics } from '../metrics.js';
 import { AbortReason, type Operation, type OperationTracker } from '../operations.js';
 import type { ChatCompletionInputShape } from '../schema/chat-input.js';
-import { CallAborted, type CallContext, callWithRetry, failWithoutRetry } from '../upstream/call.js';
+import { CallAborted, type CallContext, callWithFailover, failWithoutRetry } from '../upstream/call.js';
 import { InBandUpstreamError } from '../upstream/map-error.js';
+import { PRIMARY, type UpstreamTarget } from '../upstream/targets.js';
 import { translateChatInput } from '../upstream/translate.js';
 import type { WireChunk, WireCompletion, WireError } from '../upstream/wire.js';
 import { ChunkAccumulator } from './accumulate.js';
@@ -32,9 +36,27 @@ export function isFinalCompletion(event: StreamEvent): event is WireCompletion {
 }
 
 export interface ChatServiceDeps extends CallContext {
-  client: OpenAI;
+  /** The primary first, then the fallbacks in order (see `callWithFailover`). */
+  targets: readonly UpstreamTarget[];
   operations: OperationTracker;
+  /** Per-client limits, checked before any upstream call. */
+  gate: LimitsGate;
   metrics?: Metrics;
+}
+
+/** What the transport knows of one operation. */
+export interface OperationCall {
+  /** Fires when the client leaves (see `Context.signal`). */
+  signal: AbortSignal | undefined;
+  requestId: string;
+  principal: AuthOutcome;
+}
+
+/** Headers of an upstream call: the request id, and with AUTH_MODE=forward the client's own key. */
+function upstreamHeaders(call: OperationCall, principal: Principal): Record<string, string> {
+  return principal.upstreamKey === null
+    ? { 'x-request-id': call.requestId }
+    : { 'x-request-id': call.requestId, authorization: `Bearer ${principal.upstreamKey}` };
 }
 
 const CANCELLED = 'The request was cancelled.';
@@ -43,9 +65,13 @@ const CANCELLED = 'The request was cancelled.';
 interface OperationReport {
   operation: 'chatCompletion' | 'chatCompletionStream';
   requestId: string;
+  /** The authenticated client; null when authentication failed. */
+  clientId: string | null;
   model: string;
   startedAt: number;
   retries: number;
+  /** The fallback that answered (`fallback-1`...); absent when the primary did. */
+  upstream?: string;
   outcome: string;
   status?: number | null;
   ttftMs?: number;
@@ -58,9 +84,15 @@ function isInBandError(chunk: WireChunk): boolean {
   return chunk.object === 'error';
 }
 
+/** The request as `target` takes it: a `#model` fallback asks for its own model. */
+function forTarget<T extends { model: string }>(body: T, target: UpstreamTarget): T {
+  return target.model === undefined ? body : { ...body, model: target.model };
+}
+
 /** A report for an operation starting now; its outcome is filled in when it ends. */
-function startReport(operation: OperationReport['operation'], input: ChatCompletionInputShape, requestId: string): OperationReport {
-  return { operation, requestId, model: input.model, startedAt: performance.now(), retries: 0, outcome: 'ChatCompletion' };
+function startReport(operation: OperationReport['operation'], input: ChatCompletionInputShape, call: OperationCall): OperationReport {
+  const clientId = call.principal instanceof AuthenticationError ? null : call.principal.id;
+  return { operation, requestId: call.requestId, clientId, model: input.model, startedAt: performance.now(), retries: 0, outcome: 'ChatCompletion' };
 }
 
 export class ChatService {
@@ -77,6 +109,7 @@ export class ChatService {
       metrics.latency.observe({ operation }, latencyMs / 1000);
       if (report.ttftMs !== undefined) metrics.timeToFirstToken.observe(report.ttftMs / 1000);
       if (report.retries > 0) metrics.retries.inc(report.retries);
+      if (report.upstream !== undefined) metrics.fallbacks.inc({ upstream: report.upstream });
       // Only answers carry usage, so the model label stays within what the upstream serves.
       if (usage?.prompt_tokens) metrics.tokens.inc({ model: report.model, kind: 'prompt' }, usage.prompt_tokens);
       if (usage?.completion_tokens) metrics.tokens.inc({ model: report.model, kind: 'completion' }, usage.completion_tokens);
@@ -94,26 +127,28 @@ export class ChatService {
   }
 
   /** The whole completion (upstream `stream: false`). Throws a `ChatQLError` on any failure. */
-  async complete(
-    input: ChatCompletionInputShape,
-    transportSignal: AbortSignal | undefined,
-    requestId = '',
-  ): Promise<WireCompletion> {
-    const report = startReport('chatCompletion', input, requestId);
-    const operation = this.deps.operations.begin('mutation', transportSignal);
+  async complete(input: ChatCompletionInputShape, call: OperationCall): Promise<WireCompletion> {
+    const report = startReport('chatCompletion', input, call);
+    const operation = this.deps.operations.begin('mutation', call.signal);
+    const { principal } = call;
+    let admission: Admission | undefined;
     try {
+      if (principal instanceof AuthenticationError) throw principal;
       const problem = validateChatInput(input);
       if (problem) throw problem;
       if (!operation) throw shuttingDownError();
-      const body = translateChatInput(input, false) as ChatCompletionCreateParamsNonStreaming;
-      const completion = await callWithRetry(
+      admission = await this.deps.gate.admit(principal, input, false);
+      const body = translateChatInput(admission.input, false) as ChatCompletionCreateParamsNonStreaming;
+      const headers = upstreamHeaders(call, principal);
+      const { value: completion, target } = await callWithFailover(
         this.deps,
         'chat.completions',
         operation.signal,
-        async () => {
-          const answer = (await this.deps.client.chat.completions.create(body, {
+        this.deps.targets,
+        async (target) => {
+          const answer = (await target.client.chat.completions.create(forTarget(body, target), {
             signal: operation.signal,
-            headers: { 'x-request-id': requestId },
+            headers,
           })) as unknown as WireCompletion;
           if (typeof answer?.id !== 'string' || !Array.isArray(answer.choices)) {
             throw new SyntaxError('The upstream answered with something other than a chat completion.');
@@ -122,9 +157,13 @@ export class ChatService {
         },
         report,
       );
+      if (target.name !== PRIMARY) report.upstream = target.name;
       report.usage = completion.usage;
+      admission.settle(completion.usage?.total_tokens ?? null);
       return completion;
     } catch (caught) {
+      // A failed call cost nothing; a cancelled one may have (the estimate stands).
+      admission?.settle(caught instanceof CallAborted ? null : 0);
       const error =
         caught instanceof CallAborted
           ? operation?.stoppedByShutdown
@@ -146,17 +185,15 @@ export class ChatService {
    * generator, which may be parked on the next chunk (see STACK.md: `return()` alone queues
    * behind a pending `next()`); the transports also abort through `transportSignal`.
    */
-  stream(
-    input: ChatCompletionInputShape,
-    transportSignal: AbortSignal | undefined,
-    requestId = '',
-  ): AsyncIterableIterator<StreamEvent> {
-    const report = startReport('chatCompletionStream', input, requestId);
+  stream(input: ChatCompletionInputShape, call: OperationCall): AsyncIterableIterator<StreamEvent> {
+    const report = startReport('chatCompletionStream', input, call);
+    const { principal } = call;
+    if (principal instanceof AuthenticationError) return this.once(principal, report);
     const problem = validateChatInput(input);
     if (problem) return this.once(problem, report);
-    const operation = this.deps.operations.begin('subscription', transportSignal);
+    const operation = this.deps.operations.begin('subscription', call.signal);
     if (!operation) return this.once(shuttingDownError(), report);
-    const generator = this.run(input, operation, report);
+    const generator = this.run(input, call, principal, operation, report);
     return {
       next: () => generator.next(),
       return: (value?: unknown) => {
@@ -182,25 +219,30 @@ export class ChatService {
 
   private async *run(
     input: ChatCompletionInputShape,
+    call: OperationCall,
+    principal: Principal,
     operation: Operation,
     report: OperationReport,
   ): AsyncGenerator<StreamEvent, void> {
     const { signal } = operation;
-    const body = translateChatInput(input, true) as ChatCompletionCreateParamsStreaming;
     let iterator: AsyncIterator<WireChunk> | undefined;
+    let serving: UpstreamTarget | undefined;
     let terminal: StreamEvent | null = null;
+    let admission: Admission | undefined;
     const accumulator = new ChunkAccumulator();
     try {
+      admission = await this.deps.gate.admit(principal, input, true);
+      const body = translateChatInput(admission.input, true) as ChatCompletionCreateParamsStreaming;
+      const headers = upstreamHeaders(call, principal);
       // Retries cover everything up to the first chunk, which is the last moment a retry is invisible.
-      let next = await callWithRetry(
+      // Fallbacks too: once a chunk has gone to the client, no other target may take over.
+      const started = await callWithFailover(
         this.deps,
         'chat.completions.stream',
         signal,
-        async () => {
-          const stream = await this.deps.client.chat.completions.create(body, {
-            signal,
-            headers: { 'x-request-id': report.requestId },
-          });
+        this.deps.targets,
+        async (target) => {
+          const stream = await target.client.chat.completions.create(forTarget(body, target), { signal, headers });
           const opened = stream[Symbol.asyncIterator]() as AsyncIterator<WireChunk>;
           const first = await opened.next();
           if (!first.done && isInBandError(first.value)) throw new InBandUpstreamError(first.value as WireError);
@@ -209,6 +251,9 @@ export class ChatService {
         },
         report,
       );
+      let next = started.value;
+      serving = started.target;
+      if (serving.name !== PRIMARY) report.upstream = serving.name;
       report.ttftMs = performance.now() - report.startedAt;
       while (!next.done) {
         const chunk = next.value;
@@ -240,9 +285,13 @@ export class ChatService {
       }
       yield (terminal = error instanceof CallAborted ? new UpstreamUnavailableError(CANCELLED, ErrorSource.SERVICE)
         : error instanceof ChatQLError ? (error as DomainError)
-        : failWithoutRetry(this.deps, 'chat.completions.stream', error));
+        : failWithoutRetry(this.deps, 'chat.completions.stream', error, serving));
     } finally {
       operation.end();
+      // Real usage where the upstream sent it; otherwise, once anything was generated, the prompt's
+      // estimate and a token per chunk; nothing for a call that failed before its first chunk.
+      const generated = accumulator.count > 0 || terminal === null;
+      admission?.settle(accumulator.usage?.total_tokens ?? (generated ? estimatePromptTokens(input) + accumulator.count : 0));
       report.outcome = terminal === null ? 'cancelled' : terminal instanceof Error ? terminal.name : 'ChatCompletion';
       report.status = terminal instanceof UpstreamUnavailableError ? terminal.status : undefined;
       report.usage = accumulator.usage;

@@ -13,6 +13,17 @@
  * `keepAliveMs` and terminates a socket that did not answer the previous ping; and a connection
  * may run at most `maxOperations` operations at once: one more gets an `error` message for that
  * operation (the others go on).
+ *
+ * Slow readers: graphql-ws awaits each send's callback before it pulls the next event, so a client
+ * that stops reading leaves at most one message per operation in the service's buffers (the kernel's
+ * socket buffers take the rest), but it holds its operations, and their upstream requests, for as
+ * long as it stays connected. A socket with sends waiting and none completed for `sendTimeoutMs` is
+ * terminated: a close frame would queue behind the stuck bytes, so dropping the TCP connection is the
+ * only close that works (the client sees 1006); the socket's `close` aborts its operations.
+ *
+ * Trusted documents: with `persistedDocuments` set, a subscribe message runs only a listed document,
+ * named by `documentId` (or Apollo's `extensions.persistedQuery`) next to an empty `query`; anything
+ * else gets an `error` message for that operation, before parsing, and the socket stays open.
  */
 import type { IncomingMessage, Server } from 'node:http';
 
@@ -21,8 +32,12 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { type WebSocket, WebSocketServer } from 'ws';
 
+import type { AuthOutcome } from '../auth/authenticate.js';
+import type { Principal } from '../auth/principal.js';
+import { AuthenticationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { isOriginAllowed } from './origins.js';
+import { type PersistedDocuments, resolveOperation } from './persisted.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from './request-id.js';
 
 /** What graphql-ws operations add to Yoga's initial context. */
@@ -30,7 +45,13 @@ export interface WebSocketInitialContext {
   operationSignal?: AbortSignal;
   /** The operation's request id: the upgrade's `x-request-id` and the operation's id. */
   operationRequestId?: string;
+  /** The client authenticated at `connection_init`. */
+  operationPrincipal?: Principal;
 }
+
+/** Close codes of refused connections (graphql-ws's own: 4403 Forbidden, 4429 Too many requests). */
+export const WS_FORBIDDEN = 4403;
+export const WS_TOO_MANY_CONNECTIONS = 4429;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the user context does not matter here
 type AnyYoga = YogaServerInstance<WebSocketInitialContext, any>;
@@ -60,7 +81,22 @@ export interface WebSocketLimits {
   maxOperations: number;
   /** Interval of the server's pings; a socket that missed the previous pong is terminated. */
   keepAliveMs: number;
+  /** How long a socket may have sends waiting with none completing before it is terminated. */
+  sendTimeoutMs: number;
+  /** Trusted documents (PERSISTED_DOCUMENTS): when set, only these run, by id; null: any document. */
+  persistedDocuments: PersistedDocuments | null;
+  /** Authenticates `connectionParams.authorization` at `connection_init`. */
+  authenticate: (authorization: string | undefined) => Promise<AuthOutcome>;
 }
+
+/** A close reason may hold 123 bytes. */
+function closeReason(text: string): string {
+  const bytes = Buffer.from(text);
+  return bytes.length <= 123 ? text : `${bytes.subarray(0, 120).toString().replace(/\uFFFD+$/, '')}...`;
+}
+
+/** The longest delay setTimeout takes; a token valid for longer is checked again then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export function attachGraphQLWebSocket(
   httpServer: Server,
@@ -80,6 +116,20 @@ export function attachGraphQLWebSocket(
     },
   });
   const operations = new WeakMap<WebSocket, Map<string, AbortController>>();
+  const principals = new WeakMap<WebSocket, Principal>();
+  /** Open, authenticated connections per client id (this replica's). */
+  const perClient = new Map<string, number>();
+
+  /** Closes the socket when its credential expires; no operation starts on it after that. */
+  const closeOnExpiry = (socket: WebSocket, expiresAt: number) => {
+    const wait = expiresAt - Date.now();
+    const timer = setTimeout(
+      () => (wait > MAX_TIMER_MS ? closeOnExpiry(socket, expiresAt) : socket.close(WS_FORBIDDEN, 'Forbidden: the token has expired')),
+      Math.max(0, Math.min(wait, MAX_TIMER_MS)),
+    );
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  };
 
   // Keep-alive: one timer for all sockets, nothing per message.
   const alive = new WeakSet<WebSocket>();
@@ -95,6 +145,22 @@ export function attachGraphQLWebSocket(
   }, limits.keepAliveMs);
   keepAlive.unref();
 
+  // Stuck sends: per message, a counter and (when a send completes) a timestamp; one timer checks.
+  const sends = new WeakMap<WebSocket, { pending: number; since: number }>();
+  const sendCheck = setInterval(() => {
+    const now = performance.now();
+    for (const socket of server.clients) {
+      const state = sends.get(socket);
+      if (!state || state.pending === 0 || now - state.since < limits.sendTimeoutMs) continue;
+      logger.warn(
+        { pendingSends: state.pending, bufferedBytes: socket.bufferedAmount, stuckMs: Math.round(now - state.since) },
+        'WebSocket client stopped reading: connection terminated (WS_SEND_TIMEOUT_MS)',
+      );
+      socket.terminate();
+    }
+  }, Math.min(1000, Math.max(50, limits.sendTimeoutMs / 4)));
+  sendCheck.unref();
+
   const abort = (socket: WebSocket, id: string) => {
     const byId = operations.get(socket);
     byId?.get(id)?.abort();
@@ -105,6 +171,23 @@ export function attachGraphQLWebSocket(
     const byId = new Map<string, AbortController>();
     operations.set(socket, byId);
     alive.add(socket);
+    const sending = { pending: 0, since: 0 };
+    sends.set(socket, sending);
+    const send = socket.send.bind(socket) as (data: unknown, options: object, callback: (error?: Error) => void) => void;
+    socket.send = ((data: unknown, options?: object | ((error?: Error) => void), callback?: (error?: Error) => void) => {
+      const done = typeof options === 'function' ? options : callback;
+      if (sending.pending++ === 0) sending.since = performance.now();
+      try {
+        send(data, typeof options === 'object' ? options : {}, (error) => {
+          sending.pending -= 1;
+          sending.since = performance.now();
+          done?.(error);
+        });
+      } catch (error) {
+        sending.pending -= 1;
+        throw error;
+      }
+    }) as WebSocket['send'];
     socket.on('pong', () => alive.add(socket));
     socket.on('message', (data, isBinary) => {
       // Client messages are few (init, subscribe, complete, ping), so peeking at them costs nothing
@@ -127,9 +210,44 @@ export function attachGraphQLWebSocket(
 
   useServer<Record<string, unknown>, { socket: WebSocket }>(
     {
+      onConnect: async (ctx) => {
+        const { socket } = ctx.extra;
+        const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+        const outcome = await limits.authenticate(typeof raw === 'string' ? raw : undefined);
+        if (outcome instanceof AuthenticationError) {
+          // graphql-ws closes with 4403 "Forbidden" after this; the first close (with the why) wins.
+          socket.close(WS_FORBIDDEN, closeReason(`Forbidden: ${outcome.message}`));
+          return false;
+        }
+        if (outcome.expiresAt !== null && outcome.expiresAt <= Date.now()) {
+          socket.close(WS_FORBIDDEN, 'Forbidden: the token has expired');
+          return false;
+        }
+        const open = perClient.get(outcome.id) ?? 0;
+        const max = outcome.limits.maxConnections;
+        if (max !== null && open >= max) {
+          socket.close(WS_TOO_MANY_CONNECTIONS, closeReason(`Too many connections: at most ${max} at once for this client`));
+          return false;
+        }
+        if (socket.readyState !== socket.OPEN) return false;
+        perClient.set(outcome.id, open + 1);
+        socket.once('close', () => {
+          const left = (perClient.get(outcome.id) ?? 1) - 1;
+          if (left > 0) perClient.set(outcome.id, left);
+          else perClient.delete(outcome.id);
+        });
+        principals.set(socket, outcome);
+        if (outcome.expiresAt !== null) closeOnExpiry(socket, outcome.expiresAt);
+        return true;
+      },
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args as ExecutionArgs),
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args as ExecutionArgs),
       onSubscribe: async (ctx, id, payload) => {
+        const principal = principals.get(ctx.extra.socket);
+        if (principal?.expiresAt != null && principal.expiresAt <= Date.now()) {
+          ctx.extra.socket.close(WS_FORBIDDEN, 'Forbidden: the token has expired');
+          return [new GraphQLError('The token has expired.')];
+        }
         const byId = operations.get(ctx.extra.socket);
         if (byId && byId.size >= limits.maxOperations) {
           return [
@@ -138,19 +256,23 @@ export function attachGraphQLWebSocket(
             ),
           ];
         }
+        // graphql-ws has checked that `query` is a string; `documentId` rides along in the payload.
+        const query = resolveOperation(limits.persistedDocuments, payload);
+        if (query instanceof GraphQLError) return [query];
         const controller = new AbortController();
         byId?.set(id, controller);
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: (ctx.extra as { request?: unknown }).request,
           socket: ctx.extra.socket,
-          params: payload,
+          params: { ...payload, query },
           operationSignal: controller.signal,
+          ...(principal ? { operationPrincipal: principal } : {}),
           operationRequestId: `${requestIdFrom((ctx.extra as { request?: IncomingMessage }).request?.headers[REQUEST_ID_HEADER])}:${id}`,
         });
         let document: ReturnType<typeof parse>;
         try {
-          document = parse(payload.query);
+          document = parse(query);
         } catch (error) {
           // A syntax error, or armor's token limit: an error for this operation, not a broken socket.
           abort(ctx.extra.socket, id);
@@ -198,6 +320,7 @@ export function attachGraphQLWebSocket(
     },
     close: async () => {
       clearInterval(keepAlive);
+      clearInterval(sendCheck);
       // Operations have ended by now (the tracker drained them), but graphql-ws sends each `complete`
       // only after the operation's iterator has returned: let those go out before the close frame.
       const deadline = performance.now() + 1000;

@@ -27,6 +27,16 @@ export const MOCK_BEHAVIOUR = {
   streamError: 'stream-error',
   /** Sends headers and a few words, then nothing more, with the socket left open. */
   stall: 'stall',
+  /** Sends headers, then nothing at all (not one chunk), with the socket left open. */
+  headersOnly: 'headers-only',
+  /** Waits `SLOW_HEADERS_MS` before its headers, then answers like `reply`. */
+  slowHeaders: 'slow-headers',
+  /** Streams a few words, then a chunk that is not valid JSON and `[DONE]`; non-streaming: a truncated JSON body. */
+  malformed: 'malformed',
+  /** Answers with one content chunk of `HUGE_CHUNK_BYTES` (`hugeChunkText()`), then finishes normally. */
+  hugeChunk: 'huge-chunk',
+  /** Streams a few words, then ends the response cleanly: no finish chunk, no usage, no `[DONE]`. */
+  noDone: 'no-done',
   /** A fixed answer of the server's `bench` size, rendered once per server, for benchmarks. */
   bench: 'bench',
 } as const;
@@ -69,6 +79,20 @@ const VLLM_FLAT_ERROR = {
   param: null,
   code: 400,
 };
+
+/** How long `fail-slow-headers` waits before its headers. */
+export const SLOW_HEADERS_MS = 2000;
+
+/** The size of `fail-huge-chunk`'s one content chunk: far beyond any network read or SSE buffer. */
+export const HUGE_CHUNK_BYTES = 4 * 1024 * 1024;
+
+let hugeText: string | undefined;
+
+/** `fail-huge-chunk`'s content: numbered 16-character blocks, so that a client can check it whole and in order. */
+export function hugeChunkText(): string {
+  hugeText ??= Array.from({ length: HUGE_CHUNK_BYTES / 16 }, (_, i) => `${i.toString(16).padStart(8, '0')}:chatql;`).join('');
+  return hugeText;
+}
 
 /** The default working model: the one `npm start` uses when no upstream is configured. */
 export const DEFAULT_MOCK_MODEL = 'chatql-mock';
@@ -211,6 +235,31 @@ export const MOCK_MODELS: readonly MockModel[] = [
     id: 'fail-stall',
     description: 'Sends headers and a few words, then falls silent with the connection open.',
     behaviour: 'stall',
+  },
+  {
+    id: 'fail-headers-only',
+    description: 'Sends HTTP 200 headers, then nothing at all (not one chunk), with the connection open.',
+    behaviour: 'headers-only',
+  },
+  {
+    id: 'fail-slow-headers',
+    description: `Waits ${SLOW_HEADERS_MS / 1000} s before sending its headers, then answers like chatql-mock.`,
+    behaviour: 'slow-headers',
+  },
+  {
+    id: 'fail-malformed',
+    description: 'Streams a few words, then a chunk that is not valid JSON, and `[DONE]` (non-streaming: a truncated JSON body).',
+    behaviour: 'malformed',
+  },
+  {
+    id: 'fail-huge-chunk',
+    description: `Answers in one content chunk of ${HUGE_CHUNK_BYTES / 1024 / 1024} MiB, then finishes normally (non-streaming: the same content).`,
+    behaviour: 'huge-chunk',
+  },
+  {
+    id: 'fail-no-done',
+    description: 'Streams a few words, then ends the response cleanly with no finish chunk, no usage and no `[DONE]` (non-streaming: answers normally).',
+    behaviour: 'no-done',
   },
 ];
 

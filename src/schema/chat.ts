@@ -18,7 +18,7 @@ builder.mutationType({
       type: ChatCompletionRef,
       errors: { types: [...ERROR_CLASSES], union: { name: 'ChatCompletionResult' } },
       args: { input: t.arg({ type: ChatCompletionInput, required: true }) },
-      resolve: (_root, { input }, context) => context.chat.complete(input, context.signal, context.requestId),
+      resolve: (_root, { input }, context) => context.chat.complete(input, context),
     }),
   }),
 });
@@ -54,7 +54,7 @@ builder.subscriptionType({
         'Ending the subscription early aborts the upstream request.',
       type: ChatCompletionStreamEvent,
       args: { input: t.arg({ type: ChatCompletionInput, required: true }) },
-      subscribe: (_root, { input }, context) => context.chat.stream(input, context.signal, context.requestId),
+      subscribe: (_root, { input }, context) => context.chat.stream(input, context),
       resolve: (event: StreamEvent) => (event instanceof ChatQLError ? asData(event as DomainError) : event),
     }),
   }),

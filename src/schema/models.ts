@@ -34,7 +34,8 @@ const ModelListRef = builder.objectRef<{ models: WireModel[] }>('ModelList').imp
 builder.queryType({
   fields: (t) => ({
     models: t.field({
-      description: 'The models that the upstream serves (GET /v1/models), cached for MODELS_CACHE_MS.',
+      description:
+        'The models that the upstream serves (GET /v1/models, cached for MODELS_CACHE_MS) and that this client may use.',
       type: ModelListRef,
       errors: {
         types: [
@@ -48,7 +49,13 @@ builder.queryType({
         ],
         union: { name: 'ModelsResult' },
       },
-      resolve: async (_root, _args, context) => ({ models: await context.models.list() }),
+      resolve: async (_root, _args, context) => {
+        const { principal } = context;
+        if (principal instanceof AuthenticationError) throw principal;
+        const models = await context.models.list(principal.upstreamKey);
+        // Only the models this client may use (ALLOWED_MODELS and its own list).
+        return { models: models.filter((model) => context.gate.isModelAllowed(principal, model.id)) };
+      },
     }),
   }),
 });

@@ -38,6 +38,11 @@ class UpstreamResponse {
 export interface UpstreamFetchOptions {
   /** How long an idle upstream connection is kept for reuse. @default 30000 */
   keepAliveTimeoutMs?: number;
+  /**
+   * Longest silence between two reads of a response body (from its headers on), i.e. an upstream
+   * that stalls mid-answer (UPSTREAM_IDLE_TIMEOUT_MS). 0: wait for ever. @default 0
+   */
+  idleTimeoutMs?: number;
 }
 
 function toHeaders(raw: Record<string, string | string[] | undefined>): Headers {
@@ -64,8 +69,12 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): {
 } {
   const agent = new Agent({
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
-    // Streams stay open for minutes; undici's own body timeout would cut a slow answer.
-    bodyTimeout: 0,
+    // undici's body timeout is exactly an idle timer: re-armed on every read, not a cap on the whole
+    // answer (a stream may last minutes), and not running while the body is paused by backpressure
+    // (a slow client is not an upstream stall). When it fires, undici destroys the socket (so the
+    // upstream sees its request closed) and the body fails with a BodyTimeoutError, which
+    // map-error.ts turns into an UpstreamTimeoutError.
+    bodyTimeout: options.idleTimeoutMs ?? 0,
     // The SDK bounds the wait for headers itself (UPSTREAM_TIMEOUT_MS) through the signal.
     headersTimeout: 0,
   });

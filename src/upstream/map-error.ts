@@ -4,6 +4,7 @@
  * `{"object": "error", ...}`), ends up as one of the classes in `src/errors.ts`.
  */
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import { errors as undiciErrors } from 'undici';
 
 import {
   AuthenticationError,
@@ -134,6 +135,11 @@ export function mapUpstreamError(error: unknown, redact: Redactor): DomainError 
   if (error instanceof APIUserAbortError) {
     return new UpstreamUnavailableError('The upstream request was cancelled.', UPSTREAM);
   }
+  // UPSTREAM_IDLE_TIMEOUT_MS (undici's bodyTimeout, see http.ts): the headers came, then silence.
+  // It reaches us raw, not wrapped by the SDK, from the body of a stream or of a JSON answer.
+  if (error instanceof undiciErrors.BodyTimeoutError) {
+    return new UpstreamTimeoutError('The upstream stalled: it went silent in the middle of its answer.', UPSTREAM);
+  }
   if (error instanceof APIConnectionError) {
     return new UpstreamUnavailableError('Could not connect to the upstream.', UPSTREAM);
   }
@@ -150,6 +156,20 @@ export function mapUpstreamError(error: unknown, redact: Redactor): DomainError 
   }
   // undici's "terminated" (a reset mid-body), socket errors and anything else the stream throws.
   return new UpstreamUnavailableError('The connection to the upstream was lost.', UPSTREAM);
+}
+
+/**
+ * Whether a failure says the upstream itself is unwell: it could not be reached, failed (5xx), or
+ * was too slow (a header timeout, 408, an idle stall). These count towards a target's circuit
+ * breaker and send a call on to the next fallback. A 4xx, a 429 or a budget error says the
+ * upstream is working and refused this request; a cancellation says nothing about it; a malformed
+ * answer is a protocol mismatch that another attempt would not mend.
+ */
+export function isUpstreamUnwell(error: unknown, mapped: DomainError): boolean {
+  if (error instanceof APIUserAbortError) return false;
+  if (mapped.source !== UPSTREAM) return false;
+  if (mapped instanceof UpstreamTimeoutError) return true;
+  return mapped instanceof UpstreamUnavailableError && mapped.retryable;
 }
 
 /** What the server log gets about a failure: everything useful for an operator, secrets redacted. */

@@ -3,6 +3,8 @@
  * of many clients costs one upstream call. The last outcome doubles as the upstream's health
  * report in `/readyz`.
  */
+import { createHash } from 'node:crypto';
+
 import type OpenAI from 'openai';
 
 import { type DomainError, ErrorSource, InvalidRequestError, UpstreamUnavailableError } from '../errors.js';
@@ -22,16 +24,25 @@ export interface ModelsServiceDeps extends CallContext {
   cacheMs: number;
 }
 
+/** Keys whose model lists are kept at once (AUTH_MODE=forward). */
+const MAX_CACHED_KEYS = 1000;
+
 export class ModelsService {
   private cached: { models: WireModel[]; expiresAt: number } | null = null;
+  /** AUTH_MODE=forward: each client key's own list, by the key's hash; bounded. */
+  private readonly byKey = new Map<string, { models: WireModel[]; expiresAt: number }>();
   private inFlight: Promise<WireModel[]> | null = null;
   private readonly stopping = new AbortController();
   readonly health: UpstreamHealth = { ok: null, checkedAt: null, lastError: null };
 
   constructor(private readonly deps: ModelsServiceDeps) {}
 
-  /** The upstream's models. Throws a `ChatQLError`. */
-  list(): Promise<WireModel[]> {
+  /**
+   * The upstream's models. Throws a `ChatQLError`. With `apiKey` (AUTH_MODE=forward), the list that
+   * key sees, cached per key; it does not count towards the upstream's health.
+   */
+  list(apiKey: string | null = null): Promise<WireModel[]> {
+    if (apiKey !== null) return this.listFor(apiKey);
     if (this.cached && this.cached.expiresAt > performance.now()) return Promise.resolve(this.cached.models);
     this.inFlight ??= this.fetch().finally(() => {
       this.inFlight = null;
@@ -42,6 +53,24 @@ export class ModelsService {
   /** The last list fetched, however old, without calling the upstream; null before the first. */
   peek(): WireModel[] | null {
     return this.cached?.models ?? null;
+  }
+
+  private async listFor(apiKey: string): Promise<WireModel[]> {
+    const id = createHash('sha256').update(apiKey).digest('base64');
+    const cached = this.byKey.get(id);
+    if (cached && cached.expiresAt > performance.now()) return cached.models;
+    const signal = this.stopping.signal;
+    try {
+      const page = await callWithRetry(this.deps, 'models', signal, () =>
+        this.deps.client.models.list({ signal, headers: { authorization: `Bearer ${apiKey}` } }),
+      );
+      const models = (page.data as unknown as WireModel[]).filter((model) => typeof model?.id === 'string');
+      if (this.byKey.size >= MAX_CACHED_KEYS) this.byKey.delete(this.byKey.keys().next().value!);
+      this.byKey.set(id, { models, expiresAt: performance.now() + this.deps.cacheMs });
+      return models;
+    } catch (error) {
+      throw this.mapFailure(error);
+    }
   }
 
   /** Aborts a call in flight (at shutdown). */
@@ -59,16 +88,19 @@ export class ModelsService {
       this.cached = { models, expiresAt: performance.now() + this.deps.cacheMs };
       return models;
     } catch (error) {
-      const mapped =
-        error instanceof CallAborted
-          ? new UpstreamUnavailableError('The service is shutting down; retry the request.', ErrorSource.SERVICE)
-          : error instanceof InvalidRequestError
-            ? // ModelsResult has no InvalidRequestError: a 4xx on a bodiless GET is the upstream's fault.
-              new UpstreamUnavailableError(error.message, ErrorSource.UPSTREAM, null, false)
-            : (error as DomainError);
+      const mapped = this.mapFailure(error);
       this.record(mapped);
       throw mapped;
     }
+  }
+
+  private mapFailure(error: unknown): DomainError {
+    return error instanceof CallAborted
+      ? new UpstreamUnavailableError('The service is shutting down; retry the request.', ErrorSource.SERVICE)
+      : error instanceof InvalidRequestError
+        ? // ModelsResult has no InvalidRequestError: a 4xx on a bodiless GET is the upstream's fault.
+          new UpstreamUnavailableError(error.message, ErrorSource.UPSTREAM, null, false)
+        : (error as DomainError);
   }
 
   private record(error: DomainError | null): void {

@@ -8,6 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import { errors as undiciErrors } from 'undici';
 
 import { RateLimitError, type ChatQLError, UpstreamUnavailableError } from '../errors.js';
 
@@ -28,8 +29,15 @@ const RETRIED_STATUSES = new Set([408, 409]);
  */
 export function retryDelayMs(error: unknown, mapped: ChatQLError, attempt: number, policy: RetryPolicy): number | null {
   if (attempt >= policy.maxRetries) return null;
-  // An abort is the caller's decision and a header timeout already waited the full budget.
-  if (error instanceof APIUserAbortError || error instanceof APIConnectionTimeoutError) return null;
+  // An abort is the caller's decision; a header timeout already waited the full budget, and so did
+  // an idle stall before the first chunk (UPSTREAM_IDLE_TIMEOUT_MS): both go on to the fallbacks.
+  if (
+    error instanceof APIUserAbortError ||
+    error instanceof APIConnectionTimeoutError ||
+    error instanceof undiciErrors.BodyTimeoutError
+  ) {
+    return null;
+  }
   const base = policy.baseDelayMs ?? 250;
   const cap = policy.maxDelayMs ?? 2000;
   if (mapped instanceof RateLimitError) {

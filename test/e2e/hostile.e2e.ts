@@ -161,7 +161,7 @@ describe('introspection and suggestions', () => {
   });
 
   it.each(TRANSPORTS)('are off with NODE_ENV=production over %s, with no field suggestions in errors', async (transport) => {
-    const production = await startService(mock, { NODE_ENV: 'production' });
+    const production = await startService(mock, { NODE_ENV: 'production', AUTH_MODE: 'none' });
     expect(production.config.introspection).toBe(false);
     const schemaQuery = await run(transport, '{ __schema { queryType { name } } }', {}, production);
     expect(schemaQuery.data ?? undefined).toBeUndefined();
@@ -186,7 +186,7 @@ describe('introspection and suggestions', () => {
   });
 
   it('are on in production with GRAPHQL_INTROSPECTION=true', async () => {
-    const production = await startService(mock, { NODE_ENV: 'production', GRAPHQL_INTROSPECTION: 'true' });
+    const production = await startService(mock, { NODE_ENV: 'production', AUTH_MODE: 'none', GRAPHQL_INTROSPECTION: 'true' });
     const result = await run('graphql-ws', getIntrospectionQuery(), {}, production);
     expect(result.errors).toBeUndefined();
     expect(messages(await run('HTTP', misspelt, {}, production))).toContain('Did you mean "models"?');

@@ -35,8 +35,8 @@ describe('loadConfig', () => {
   });
 
   it('turns introspection off in production unless GRAPHQL_INTROSPECTION=true', () => {
-    expect(ok({ ...LITELLM, NODE_ENV: 'production' }).introspection).toBe(false);
-    expect(ok({ ...LITELLM, NODE_ENV: 'production', GRAPHQL_INTROSPECTION: 'true' }).introspection).toBe(true);
+    expect(ok({ ...LITELLM, NODE_ENV: 'production', AUTH_MODE: 'none' }).introspection).toBe(false);
+    expect(ok({ ...LITELLM, NODE_ENV: 'production', AUTH_MODE: 'none', GRAPHQL_INTROSPECTION: 'true' }).introspection).toBe(true);
     expect(ok({ GRAPHQL_INTROSPECTION: 'false' }).introspection).toBe(false);
   });
 
@@ -69,6 +69,7 @@ describe('loadConfig', () => {
       SHUTDOWN_GRACE_MS: '2500',
       LOG_LEVEL: 'debug',
       NODE_ENV: 'production',
+      AUTH_MODE: 'none',
       CORS_ORIGINS: 'https://app.example.com',
     });
     expect(config).toMatchObject({
@@ -130,13 +131,13 @@ describe('loadConfig', () => {
   });
 
   it('refuses to start in production with no upstream configured', () => {
-    const found = problems({ NODE_ENV: 'production' });
+    const found = problems({ NODE_ENV: 'production', AUTH_MODE: 'none' });
     expect(found).toHaveLength(1);
     expect(found[0]).toMatch(/no upstream configured/i);
   });
 
   it('starts in production with an upstream', () => {
-    expect(ok({ NODE_ENV: 'production', ...LITELLM }).production).toBe(true);
+    expect(ok({ NODE_ENV: 'production', AUTH_MODE: 'none', ...LITELLM }).production).toBe(true);
   });
 
   it.each([
@@ -182,7 +183,7 @@ describe('loadConfig', () => {
   });
 
   it('reports a missing upstream in production together with the other problems', () => {
-    const found = problems({ NODE_ENV: 'production', PORT: 'abc' });
+    const found = problems({ NODE_ENV: 'production', AUTH_MODE: 'none', PORT: 'abc' });
     expect(found).toHaveLength(2);
     expect(found.some((problem) => problem.includes('PORT'))).toBe(true);
     expect(found.some((problem) => /no upstream configured/i.test(problem))).toBe(true);

@@ -75,6 +75,78 @@ export function createWsClient(service: TestService, connectionParams?: Record<s
   return client;
 }
 
+/** How a graphql-ws socket was closed. */
+export interface WsClose {
+  code: number;
+  reason: string;
+}
+
+/** A graphql-ws client whose connections and closes can be watched. */
+export interface WatchedWsClient {
+  client: Client;
+  /** Every close of the client's sockets so far, in order. */
+  closes: WsClose[];
+  /** How many times the server acknowledged `connection_init`. */
+  readonly acks: number;
+  /** Resolves with the next close (or the latest one not yet waited for). */
+  nextClose(): Promise<WsClose>;
+  /** Resolves at the next `connection_ack` (or at once if one came that was not yet waited for). */
+  nextAck(): Promise<void>;
+}
+
+/**
+ * A graphql-ws client that records the code and reason of every close of its sockets and every
+ * `connection_ack`. With `lazy: false` it connects at once and stays connected until disposed.
+ */
+export function createWatchedWsClient(
+  service: TestService,
+  connectionParams?: Record<string, unknown>,
+  options: { lazy?: boolean } = {},
+): WatchedWsClient {
+  const closes: WsClose[] = [];
+  let closesSeen = 0;
+  let acks = 0;
+  let acksSeen = 0;
+  const closeWaiters: Array<() => void> = [];
+  const ackWaiters: Array<() => void> = [];
+  const client = createClient({
+    url: service.wsUrl,
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    lazy: options.lazy ?? true,
+    ...(connectionParams ? { connectionParams } : {}),
+    // A non-lazy client reports a failed connection here; the test reads it from `closes`.
+    onNonLazyError: () => undefined,
+    on: {
+      connected: () => {
+        acks += 1;
+        for (const wake of ackWaiters.splice(0)) wake();
+      },
+      closed: (event) => {
+        const { code, reason } = event as { code: number; reason: string | Buffer };
+        closes.push({ code, reason: String(reason) });
+        for (const wake of closeWaiters.splice(0)) wake();
+      },
+    },
+  });
+  dispose(async () => client.dispose());
+  return {
+    client,
+    closes,
+    get acks() {
+      return acks;
+    },
+    nextClose: async () => {
+      while (closes.length <= closesSeen) await new Promise<void>((resolve) => closeWaiters.push(resolve));
+      return closes[closesSeen++]!;
+    },
+    nextAck: async () => {
+      while (acks <= acksSeen) await new Promise<void>((resolve) => ackWaiters.push(resolve));
+      acksSeen += 1;
+    },
+  };
+}
+
 export function subscribeWs<TResult, TVariables>(
   client: Client,
   document: TypedDocumentNode<TResult, TVariables>,
@@ -99,13 +171,14 @@ export function subscribeSse<TResult, TVariables>(
   service: TestService,
   document: TypedDocumentNode<TResult, TVariables>,
   variables: TVariables,
+  init: { headers?: Record<string, string> } = {},
 ): Subscription<TResult> {
   const { events, done, push, settle, waitForEvents } = collector<TResult>();
   const controller = new AbortController();
   void (async () => {
     const response = await fetch(service.httpUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...init.headers },
       body: JSON.stringify({ query: print(document), variables }),
       signal: controller.signal,
     });

@@ -138,3 +138,42 @@ export const ModelsQuery = graphql(`
     }
   }
 `);
+
+export const ViewerQuery = graphql(`
+  query Viewer {
+    viewer {
+      __typename
+      ... on Viewer {
+        clientId
+        authMode
+        expiresAt
+        allowedModels
+        limits {
+          requestsPerMinute {
+            limit
+            remaining
+            resetsAt
+          }
+          tokensPerMinute {
+            limit
+            remaining
+            resetsAt
+          }
+          concurrentStreams {
+            limit
+            remaining
+            resetsAt
+          }
+          dailyTokens {
+            limit
+            remaining
+            resetsAt
+          }
+          maxTokens
+          maxConnections
+        }
+      }
+      ...ErrorFields
+    }
+  }
+`);

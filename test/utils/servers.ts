@@ -57,6 +57,9 @@ export async function startService(
     HOST: '127.0.0.1',
     OPENAI_API_KEY: 'sk-test-upstream-key-0123456789',
     UPSTREAM_MAX_RETRIES: '2',
+    // Off unless a test turns it on: one service serves many failing cases in a row, and an open
+    // breaker would answer the later ones in place of the upstream (test/e2e/faults.e2e.ts tests it).
+    UPSTREAM_BREAKER_THRESHOLD: '0',
     LOG_LEVEL: 'debug',
     ...(mock ? { OPENAI_BASE_URL: mock.url } : {}),
     ...env,
