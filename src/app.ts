@@ -111,7 +111,7 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
   const redis = security.redisUrl ? connectRedis(security.redisUrl, logger, redact) : null;
   const gate = new LimitsGate({ redis: redis?.client ?? null, allowedModels: security.allowedModels });
   const authenticator = createAuthenticator(security.auth, security.defaultLimits);
-  const chat = new ChatService({ ...callContext, targets, operations, metrics, gate });
+  const chat = new ChatService({ ...callContext, targets, operations, metrics, gate, logContent: config.logContent });
   const models = new ModelsService({ ...callContext, client, cacheMs: config.modelsCacheMs });
 
   const yoga = createYoga<WebSocketInitialContext & object, Context>({

@@ -42,6 +42,8 @@ export interface ChatServiceDeps extends CallContext {
   /** Per-client limits, checked before any upstream call. */
   gate: LimitsGate;
   metrics?: Metrics;
+  /** LOG_CONTENT: put the messages and the answer's text in the operation's log line. */
+  logContent?: boolean;
 }
 
 /** What the transport knows of one operation. */
@@ -61,7 +63,7 @@ function upstreamHeaders(call: OperationCall, principal: Principal): Record<stri
 
 const CANCELLED = 'The request was cancelled.';
 
-/** What the one log line of an operation holds (prompts and completions are never logged). */
+/** What the one log line of an operation holds (prompts and completions only with LOG_CONTENT=true). */
 interface OperationReport {
   operation: 'chatCompletion' | 'chatCompletionStream';
   requestId: string;
@@ -77,6 +79,9 @@ interface OperationReport {
   ttftMs?: number;
   usage?: WireCompletion['usage'];
   chunks?: number;
+  /** LOG_CONTENT=true: the input's messages, and the answer's text once there is one. */
+  messages?: ChatCompletionInputShape['messages'];
+  completion?: string | null;
 }
 
 /** vLLM before 0.10.1 sends its in-band error as a flat chunk with `object: "error"`. */
@@ -97,6 +102,17 @@ function startReport(operation: OperationReport['operation'], input: ChatComplet
 
 export class ChatService {
   constructor(private readonly deps: ChatServiceDeps) {}
+
+  private startReport(operation: OperationReport['operation'], input: ChatCompletionInputShape, call: OperationCall): OperationReport {
+    const report = startReport(operation, input, call);
+    if (this.deps.logContent) report.messages = input.messages;
+    return report;
+  }
+
+  /** LOG_CONTENT=true: the answer's text for the log line. */
+  private recordAnswer(report: OperationReport, completion: WireCompletion): void {
+    if (this.deps.logContent) report.completion = completion.choices[0]?.message?.content ?? null;
+  }
 
   /** One info line per operation, and its metrics, written when it has ended. */
   private report(report: OperationReport): void {
@@ -128,7 +144,7 @@ export class ChatService {
 
   /** The whole completion (upstream `stream: false`). Throws a `ChatQLError` on any failure. */
   async complete(input: ChatCompletionInputShape, call: OperationCall): Promise<WireCompletion> {
-    const report = startReport('chatCompletion', input, call);
+    const report = this.startReport('chatCompletion', input, call);
     const operation = this.deps.operations.begin('mutation', call.signal);
     const { principal } = call;
     let admission: Admission | undefined;
@@ -159,6 +175,7 @@ export class ChatService {
       );
       if (target.name !== PRIMARY) report.upstream = target.name;
       report.usage = completion.usage;
+      this.recordAnswer(report, completion);
       admission.settle(completion.usage?.total_tokens ?? null);
       return completion;
     } catch (caught) {
@@ -186,7 +203,7 @@ export class ChatService {
    * behind a pending `next()`); the transports also abort through `transportSignal`.
    */
   stream(input: ChatCompletionInputShape, call: OperationCall): AsyncIterableIterator<StreamEvent> {
-    const report = startReport('chatCompletionStream', input, call);
+    const report = this.startReport('chatCompletionStream', input, call);
     const { principal } = call;
     if (principal instanceof AuthenticationError) return this.once(principal, report);
     const problem = validateChatInput(input);
@@ -270,6 +287,7 @@ export class ChatService {
       const result = accumulator.finish();
       if (result.ok) {
         finalCompletions.add(result.completion);
+        this.recordAnswer(report, result.completion);
         yield (terminal = result.completion);
       } else {
         this.deps.logger.warn({ call: 'chat.completions.stream', chunks: accumulator.count, reason: result.reason }, 'upstream stream ended unfinished');

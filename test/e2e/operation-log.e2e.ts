@@ -102,3 +102,22 @@ describe('the operation log line', async () => {
     expect(service.rawLogs.some((line) => line.includes('You said'))).toBe(false);
   });
 });
+
+describe('with LOG_CONTENT=true', async () => {
+  const mock = await startMock();
+  const service = await startService(mock, { LOG_LEVEL: 'info', LOG_CONTENT: 'true' });
+  const operationLines = () => service.logs.filter((line) => line.msg === 'operation');
+  const input = { model: 'chatql-mock', messages: [{ user: { content: PROMPT } }] };
+
+  it('holds the messages and the answer of a mutation and of a stream', async () => {
+    const { body } = await postGraphQL(service, ChatCompletionMutation, { input });
+    const answer = body.data?.chatCompletion.__typename === 'ChatCompletion' ? body.data.chatCompletion.choices[0]?.message.content : null;
+    expect(answer).toContain('You said');
+    const stream = subscribeWs(createWsClient(service), ChatCompletionStreamSubscription, { input });
+    await stream.done;
+    await until(() => operationLines().length >= 2, 2000, 'both log lines');
+    for (const line of operationLines()) {
+      expect(line).toMatchObject({ messages: [{ user: { content: PROMPT } }], completion: answer });
+    }
+  });
+});
