@@ -109,7 +109,11 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
   });
   const callContext = { retry: { maxRetries: config.upstream.maxRetries }, redact, logger, metrics };
   const redis = security.redisUrl ? connectRedis(security.redisUrl, logger, redact) : null;
-  const gate = new LimitsGate({ redis: redis?.client ?? null, allowedModels: security.allowedModels });
+  const gate = new LimitsGate({
+    redis: redis?.client ?? null,
+    allowedModels: security.allowedModels,
+    onRefusal: (limit) => metrics.limitRefusals.inc({ limit }),
+  });
   const authenticator = createAuthenticator(security.auth, security.defaultLimits);
   const chat = new ChatService({ ...callContext, targets, operations, metrics, gate, logContent: config.logContent });
   const models = new ModelsService({ ...callContext, client, cacheMs: config.modelsCacheMs });

@@ -1,9 +1,25 @@
 /**
  * Prometheus metrics (text exposition at /metrics, or on METRICS_PORT). One registry per app, so
  * that several apps in one process (tests) do not share counters. Labels are bounded: the
- * operation names, the error union's member names, and the model names the upstream serves.
+ * operation names, the error union's member names, the model names the upstream serves, and at
+ * most MAX_CLIENT_LABELS client ids (the rest count as `other`).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Client ids that get a label of their own; JWT subjects are unbounded, so the rest share one. */
+export const MAX_CLIENT_LABELS = 100;
+
+/** Maps client ids to bounded label values: the first MAX_CLIENT_LABELS seen, then `other`. */
+export function clientLabels(max = MAX_CLIENT_LABELS): (clientId: string | null) => string {
+  const known = new Set<string>();
+  return (clientId) => {
+    if (clientId === null) return 'unauthenticated';
+    if (known.has(clientId)) return clientId;
+    if (known.size >= max) return 'other';
+    known.add(clientId);
+    return clientId;
+  };
+}
 
 /** Seconds; from a cached answer to a long generation. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -43,8 +59,8 @@ export function createMetrics(sources: MetricsSources) {
     }),
     tokens: new Counter({
       name: 'chatql_tokens_total',
-      help: 'Tokens the upstream reported, by model and kind (prompt or completion).',
-      labelNames: ['model', 'kind'] as const,
+      help: `Tokens the upstream reported, by model, kind (prompt or completion) and client (the first ${MAX_CLIENT_LABELS} client ids; the rest as other).`,
+      labelNames: ['model', 'kind', 'client'] as const,
       registers: [registry],
     }),
     retries: new Counter({
@@ -56,6 +72,18 @@ export function createMetrics(sources: MetricsSources) {
       name: 'chatql_upstream_fallbacks_total',
       help: 'Chat operations answered by a fallback upstream (UPSTREAM_FALLBACKS), by its name (fallback-1, ...).',
       labelNames: ['upstream'] as const,
+      registers: [registry],
+    }),
+    streamsAborted: new Counter({
+      name: 'chatql_streams_aborted_total',
+      help: 'Streams stopped before their end: by their client leaving (client_gone) or by the end of the shutdown grace (shutdown).',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    limitRefusals: new Counter({
+      name: 'chatql_limit_refusals_total',
+      help: 'Operations refused by a per-client limit before any upstream call, by limit.',
+      labelNames: ['limit'] as const,
       registers: [registry],
     }),
     upstreamErrors: new Counter({

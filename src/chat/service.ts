@@ -14,7 +14,7 @@ import type { Principal } from '../auth/principal.js';
 import { AuthenticationError, ChatQLError, type DomainError, ErrorSource, shuttingDownError, UpstreamUnavailableError } from '../errors.js';
 import { estimatePromptTokens } from '../limits/estimate.js';
 import type { Admission, LimitsGate } from '../limits/gate.js';
-import type { Metrics } from '../metrics.js';
+import { clientLabels, type Metrics } from '../metrics.js';
 import { AbortReason, type Operation, type OperationTracker } from '../operations.js';
 import type { ChatCompletionInputShape } from '../schema/chat-input.js';
 import { CallAborted, type CallContext, callWithFailover, failWithoutRetry } from '../upstream/call.js';
@@ -45,6 +45,9 @@ export interface ChatServiceDeps extends CallContext {
   /** LOG_CONTENT: put the messages and the answer's text in the operation's log line. */
   logContent?: boolean;
 }
+
+/** Client ids as bounded metric labels. */
+const noClientLabels = (clientId: string | null) => clientId ?? 'unauthenticated';
 
 /** What the transport knows of one operation. */
 export interface OperationCall {
@@ -79,6 +82,8 @@ interface OperationReport {
   ttftMs?: number;
   usage?: WireCompletion['usage'];
   chunks?: number;
+  /** A stream stopped before its end, and by whom. */
+  aborted?: 'client_gone' | 'shutdown';
   /** LOG_CONTENT=true: the input's messages, and the answer's text once there is one. */
   messages?: ChatCompletionInputShape['messages'];
   completion?: string | null;
@@ -101,7 +106,11 @@ function startReport(operation: OperationReport['operation'], input: ChatComplet
 }
 
 export class ChatService {
-  constructor(private readonly deps: ChatServiceDeps) {}
+  private readonly clientLabel: (clientId: string | null) => string;
+
+  constructor(private readonly deps: ChatServiceDeps) {
+    this.clientLabel = deps.metrics ? clientLabels() : noClientLabels;
+  }
 
   private startReport(operation: OperationReport['operation'], input: ChatCompletionInputShape, call: OperationCall): OperationReport {
     const report = startReport(operation, input, call);
@@ -127,8 +136,10 @@ export class ChatService {
       if (report.retries > 0) metrics.retries.inc(report.retries);
       if (report.upstream !== undefined) metrics.fallbacks.inc({ upstream: report.upstream });
       // Only answers carry usage, so the model label stays within what the upstream serves.
-      if (usage?.prompt_tokens) metrics.tokens.inc({ model: report.model, kind: 'prompt' }, usage.prompt_tokens);
-      if (usage?.completion_tokens) metrics.tokens.inc({ model: report.model, kind: 'completion' }, usage.completion_tokens);
+      const client = this.clientLabel(report.clientId);
+      if (usage?.prompt_tokens) metrics.tokens.inc({ model: report.model, kind: 'prompt', client }, usage.prompt_tokens);
+      if (usage?.completion_tokens) metrics.tokens.inc({ model: report.model, kind: 'completion', client }, usage.completion_tokens);
+      if (report.aborted) metrics.streamsAborted.inc({ reason: report.aborted });
     }
     this.deps.logger.info(
       {
@@ -314,6 +325,7 @@ export class ChatService {
       report.status = terminal instanceof UpstreamUnavailableError ? terminal.status : undefined;
       report.usage = accumulator.usage;
       report.chunks = accumulator.count;
+      if (signal.aborted) report.aborted = operation.stoppedByShutdown ? 'shutdown' : 'client_gone';
       this.report(report);
       // Lets the SDK release its response body when the stream ended early on our side.
       void iterator?.return?.().catch(() => undefined);

@@ -36,7 +36,7 @@ describe('/metrics', async () => {
     expect(sample(text, 'chatql_upstream_errors_total{error="RateLimitError"}')).toBe(1);
     expect(sample(text, 'chatql_upstream_errors_total{error="UpstreamUnavailableError"}')).toBe(1);
     expect(sample(text, 'chatql_upstream_retries_total')).toBe(1);
-    expect(sample(text, 'chatql_tokens_total{model="chatql-mock",kind="completion"}')).toBeGreaterThan(0);
+    expect(sample(text, 'chatql_tokens_total{model="chatql-mock",kind="completion",client="anonymous"}')).toBeGreaterThan(0);
     expect(sample(text, 'chatql_time_to_first_token_seconds_count')).toBe(1);
     expect(sample(text, 'chatql_operation_duration_seconds_count{operation="chatCompletion"}')).toBe(3);
     expect(sample(text, 'chatql_active_operations')).toBe(0);
@@ -49,6 +49,21 @@ describe('/metrics', async () => {
     expect(sample(live, 'chatql_active_operations')).toBe(1);
     expect(sample(live, 'chatql_websocket_connections')).toBe(1);
     running.stop();
+    await until(() => service.app.operations.size === 0, 2000, 'the stream to end');
+    const after = await (await fetch(`${service.url}/metrics`)).text();
+    expect(sample(after, 'chatql_streams_aborted_total{reason="client_gone"}')).toBe(1);
+  });
+
+  it('counts refusals by limit, and tokens by client with a bounded set of labels', async () => {
+    const service = await startService(mock, { CLIENT_REQUESTS_PER_MINUTE: '1', ALLOWED_MODELS: 'chatql-mock' });
+    const input = (model: string) => ({ model, messages: [{ user: { content: 'hello' } }] });
+    await postGraphQL(service, ChatCompletionMutation, { input: input('chatql-mock-reasoning') });
+    await postGraphQL(service, ChatCompletionMutation, { input: input('chatql-mock') });
+    await postGraphQL(service, ChatCompletionMutation, { input: input('chatql-mock') });
+    const text = await (await fetch(`${service.url}/metrics`)).text();
+    expect(sample(text, 'chatql_limit_refusals_total{limit="model"}')).toBe(1);
+    expect(sample(text, 'chatql_limit_refusals_total{limit="requestsPerMinute"}')).toBe(1);
+    expect(sample(text, 'chatql_tokens_total{model="chatql-mock",kind="prompt",client="anonymous"}')).toBeGreaterThan(0);
   });
 
   it('moves to its own listener with METRICS_PORT, off the main port', async () => {

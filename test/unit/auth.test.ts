@@ -149,3 +149,11 @@ describe('limits', () => {
     expect(estimatePromptTokens(image)).toBe(4 + 765);
   });
 });
+
+describe('client metric labels', () => {
+  it('gives the first ids a label of their own and the rest one shared label', async () => {
+    const { clientLabels } = await import('../../src/metrics.js');
+    const label = clientLabels(2);
+    expect([label('a'), label('b'), label('c'), label('a'), label(null)]).toEqual(['a', 'b', 'other', 'a', 'unauthenticated']);
+  });
+});
