@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
 
 import { createYoga } from 'graphql-yoga';
 
+import type { Tracer } from '@opentelemetry/api';
+
 import { createAuthenticator } from './auth/authenticate.js';
 import { ChatService } from './chat/service.js';
 import type { Config } from './config.js';
@@ -27,6 +29,7 @@ import { OperationTracker } from './operations.js';
 import { createMetrics } from './metrics.js';
 import { createRedactor, upstreamUrlSecrets } from './redact.js';
 import { schema } from './schema/index.js';
+import { noopTracer } from './tracing.js';
 import { BREAKER_STATE_VALUE } from './upstream/breaker.js';
 import { closeTargets, createUpstreamTargets, describeTargets } from './upstream/targets.js';
 import { ModelsService } from './upstream/models.js';
@@ -84,6 +87,8 @@ export interface BuildAppOptions {
   webDir?: string;
   /** Interval of the server's WebSocket pings. @default 15000 */
   wsKeepAliveMs?: number;
+  /** Where spans go (see `src/tracing.ts`). @default the OpenTelemetry API's no-op tracer */
+  tracer?: Tracer;
 }
 
 /** Interval of the server's WebSocket pings; a socket that missed the previous pong is dropped. */
@@ -107,7 +112,7 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
     webSockets: () => websocket.connections,
     upstreamBreakers: () => targets.flatMap(({ name, breaker }) => (breaker ? [{ upstream: name, state: BREAKER_STATE_VALUE[breaker.state] }] : [])),
   });
-  const callContext = { retry: { maxRetries: config.upstream.maxRetries }, redact, logger, metrics };
+  const callContext = { retry: { maxRetries: config.upstream.maxRetries }, redact, logger, metrics, tracer: options.tracer ?? noopTracer() };
   const redis = security.redisUrl ? connectRedis(security.redisUrl, logger, redact) : null;
   const gate = new LimitsGate({
     redis: redis?.client ?? null,

@@ -137,6 +137,12 @@ const envSchema = z.object({
       ctx.addIssue({ code: 'custom', message: loaded.problem });
       return z.NEVER;
     }),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .string()
+    .optional()
+    .refine((raw) => raw === undefined || (/^https?:\/\//i.test(raw) && URL.canParse(raw)), {
+      message: 'OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL such as http://otel-collector:4318',
+    }),
   NODE_ENV: z.string().optional(),
   LOG_FORMAT: z.enum(['json', 'pretty'], { message: 'LOG_FORMAT must be json or pretty' }).default('json'),
   LOG_CONTENT: z.enum(['true', 'false'], { message: 'LOG_CONTENT must be true or false' }).default('false'),

@@ -25,6 +25,15 @@ export function createRedactor(secrets: ReadonlyArray<string | undefined>): Reda
   };
 }
 
+/**
+ * `redact`, also removing `secret`: for the calls made with a client's own key
+ * (AUTH_MODE=forward), whose failures an upstream may quote with the key in them.
+ */
+export function redactingAlso(redact: Redactor, secret: string | null): Redactor {
+  if (secret === null || secret.length < 4) return redact;
+  return (text) => redact(text.split(secret).join('[redacted]'));
+}
+
 /** The secrets derived from an upstream base URL: the whole URL, its origin, and its host. */
 export function upstreamUrlSecrets(baseURL: string | undefined): string[] {
   if (!baseURL || !URL.canParse(baseURL)) return [];

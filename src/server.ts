@@ -6,6 +6,7 @@ import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { startMockUpstream } from './mock-upstream/server.js';
+import { startTracing, tracingRequested } from './tracing.js';
 
 async function main(): Promise<void> {
   const result = loadConfig();
@@ -27,7 +28,10 @@ async function main(): Promise<void> {
     );
   }
 
-  const app = buildApp(config, logger);
+  // OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is set (read by the exporter itself).
+  const tracing = tracingRequested(process.env) ? startTracing(process.env) : null;
+  if (tracing) logger.info('exporting traces over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT)');
+  const app = buildApp(config, logger, tracing ? { tracer: tracing.tracer } : {});
   let address: { url: string; port: number };
   try {
     address = await app.start();
@@ -51,6 +55,7 @@ async function main(): Promise<void> {
     void app
       .stop()
       .then(() => closeMock?.())
+      .then(() => tracing?.shutdown().catch((error: unknown) => logger.warn({ error: String(error) }, 'the last spans could not be exported')))
       .then(() => {
         logger.info('stopped');
         process.exit(0);

@@ -9,12 +9,16 @@ import type {
   ChatCompletionCreateParamsStreaming,
 } from 'openai/resources/chat/completions';
 
+import { context, propagation, type Span, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+
 import type { AuthOutcome } from '../auth/authenticate.js';
 import type { Principal } from '../auth/principal.js';
 import { AuthenticationError, ChatQLError, type DomainError, ErrorSource, shuttingDownError, UpstreamUnavailableError } from '../errors.js';
 import { estimatePromptTokens } from '../limits/estimate.js';
 import type { Admission, LimitsGate } from '../limits/gate.js';
 import { clientLabels, type Metrics } from '../metrics.js';
+import { redactingAlso } from '../redact.js';
+import { noopTracer } from '../tracing.js';
 import { AbortReason, type Operation, type OperationTracker } from '../operations.js';
 import type { ChatCompletionInputShape } from '../schema/chat-input.js';
 import { CallAborted, type CallContext, callWithFailover, failWithoutRetry } from '../upstream/call.js';
@@ -57,11 +61,17 @@ export interface OperationCall {
   principal: AuthOutcome;
 }
 
-/** Headers of an upstream call: the request id, and with AUTH_MODE=forward the client's own key. */
-function upstreamHeaders(call: OperationCall, principal: Principal): Record<string, string> {
-  return principal.upstreamKey === null
-    ? { 'x-request-id': call.requestId }
-    : { 'x-request-id': call.requestId, authorization: `Bearer ${principal.upstreamKey}` };
+/**
+ * Headers of an upstream call: the request id, the operation span's `traceparent` when tracing is
+ * on, and with AUTH_MODE=forward the client's own key.
+ */
+function upstreamHeaders(call: OperationCall, principal: Principal, span: Span): Record<string, string> {
+  const headers: Record<string, string> =
+    principal.upstreamKey === null
+      ? { 'x-request-id': call.requestId }
+      : { 'x-request-id': call.requestId, authorization: `Bearer ${principal.upstreamKey}` };
+  propagation.inject(trace.setSpan(context.active(), span), headers);
+  return headers;
 }
 
 const CANCELLED = 'The request was cancelled.';
@@ -82,6 +92,8 @@ interface OperationReport {
   ttftMs?: number;
   usage?: WireCompletion['usage'];
   chunks?: number;
+  /** The operation's trace span, ended with the report; upstream attempts are its children. */
+  span: Span;
   /** A stream stopped before its end, and by whom. */
   aborted?: 'client_gone' | 'shutdown';
   /** LOG_CONTENT=true: the input's messages, and the answer's text once there is one. */
@@ -100,22 +112,40 @@ function forTarget<T extends { model: string }>(body: T, target: UpstreamTarget)
 }
 
 /** A report for an operation starting now; its outcome is filled in when it ends. */
-function startReport(operation: OperationReport['operation'], input: ChatCompletionInputShape, call: OperationCall): OperationReport {
+function startReport(operation: OperationReport['operation'], input: ChatCompletionInputShape, call: OperationCall, tracer: Tracer): OperationReport {
   const clientId = call.principal instanceof AuthenticationError ? null : call.principal.id;
-  return { operation, requestId: call.requestId, clientId, model: input.model, startedAt: performance.now(), retries: 0, outcome: 'ChatCompletion' };
+  const span = tracer.startSpan(operation === 'chatCompletion' ? 'chat.completion' : 'chat.completion.stream', {
+    attributes: {
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.request.model': input.model,
+      'chatql.request_id': call.requestId,
+      ...(clientId === null ? {} : { 'chatql.client_id': clientId }),
+    },
+  });
+  return { operation, requestId: call.requestId, clientId, model: input.model, startedAt: performance.now(), retries: 0, outcome: 'ChatCompletion', span };
 }
+
+/** Not errors of the operation's span: an answer, and a client that left. */
+const SPAN_OK_OUTCOMES = new Set(['ChatCompletion', 'cancelled']);
 
 export class ChatService {
   private readonly clientLabel: (clientId: string | null) => string;
+  private readonly tracer: Tracer;
 
   constructor(private readonly deps: ChatServiceDeps) {
     this.clientLabel = deps.metrics ? clientLabels() : noClientLabels;
+    this.tracer = deps.tracer ?? noopTracer();
   }
 
   private startReport(operation: OperationReport['operation'], input: ChatCompletionInputShape, call: OperationCall): OperationReport {
-    const report = startReport(operation, input, call);
+    const report = startReport(operation, input, call, this.tracer);
     if (this.deps.logContent) report.messages = input.messages;
     return report;
+  }
+
+  /** The upstream call's context: with a client's own key (AUTH_MODE=forward), that key is redacted too. */
+  private callContext(principal: Principal): CallContext {
+    return principal.upstreamKey === null ? this.deps : { ...this.deps, redact: redactingAlso(this.deps.redact, principal.upstreamKey) };
   }
 
   /** LOG_CONTENT=true: the answer's text for the log line. */
@@ -125,8 +155,22 @@ export class ChatService {
 
   /** One info line per operation, and its metrics, written when it has ended. */
   private report(report: OperationReport): void {
-    const { usage, startedAt, ...fields } = report;
+    const { usage, startedAt, span, ...fields } = report;
     const latencyMs = performance.now() - startedAt;
+    if (span.isRecording()) {
+      span.setAttributes({
+        'chatql.outcome': report.outcome,
+        'chatql.retries': report.retries,
+        ...(typeof usage?.prompt_tokens === 'number' ? { 'gen_ai.usage.input_tokens': usage.prompt_tokens } : {}),
+        ...(typeof usage?.completion_tokens === 'number' ? { 'gen_ai.usage.output_tokens': usage.completion_tokens } : {}),
+        ...(report.ttftMs === undefined ? {} : { 'chatql.time_to_first_token_ms': report.ttftMs }),
+        ...(report.chunks === undefined ? {} : { 'chatql.chunks': report.chunks }),
+        ...(report.upstream === undefined ? {} : { 'chatql.upstream': report.upstream }),
+        ...(typeof report.status === 'number' ? { 'http.response.status_code': report.status } : {}),
+      });
+      if (!SPAN_OK_OUTCOMES.has(report.outcome)) span.setStatus({ code: SpanStatusCode.ERROR, message: report.outcome });
+    }
+    span.end();
     const metrics = this.deps.metrics;
     if (metrics) {
       const { operation, outcome } = report;
@@ -166,9 +210,9 @@ export class ChatService {
       if (!operation) throw shuttingDownError();
       admission = await this.deps.gate.admit(principal, input, false);
       const body = translateChatInput(admission.input, false) as ChatCompletionCreateParamsNonStreaming;
-      const headers = upstreamHeaders(call, principal);
+      const headers = upstreamHeaders(call, principal, report.span);
       const { value: completion, target } = await callWithFailover(
-        this.deps,
+        this.callContext(principal),
         'chat.completions',
         operation.signal,
         this.deps.targets,
@@ -261,11 +305,11 @@ export class ChatService {
     try {
       admission = await this.deps.gate.admit(principal, input, true);
       const body = translateChatInput(admission.input, true) as ChatCompletionCreateParamsStreaming;
-      const headers = upstreamHeaders(call, principal);
+      const headers = upstreamHeaders(call, principal, report.span);
       // Retries cover everything up to the first chunk, which is the last moment a retry is invisible.
       // Fallbacks too: once a chunk has gone to the client, no other target may take over.
       const started = await callWithFailover(
-        this.deps,
+        this.callContext(principal),
         'chat.completions.stream',
         signal,
         this.deps.targets,
@@ -314,7 +358,7 @@ export class ChatService {
       }
       yield (terminal = error instanceof CallAborted ? new UpstreamUnavailableError(CANCELLED, ErrorSource.SERVICE)
         : error instanceof ChatQLError ? (error as DomainError)
-        : failWithoutRetry(this.deps, 'chat.completions.stream', error, serving));
+        : failWithoutRetry(this.callContext(principal), 'chat.completions.stream', error, serving));
     } finally {
       operation.end();
       // Real usage where the upstream sent it; otherwise, once anything was generated, the prompt's

@@ -3,6 +3,8 @@
  * (up to its first chunk) and the models query; chat calls also go through each target's circuit
  * breaker and on to the fallbacks. Failures come out mapped and logged once.
  */
+import { context as otelContext, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+
 import type { DomainError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -18,6 +20,8 @@ export interface CallContext {
   logger: Logger;
   /** Counts failed upstream calls by the error they mapped to. */
   metrics?: Pick<Metrics, 'upstreamErrors'>;
+  /** Spans per operation (ChatService) and per attempt, a child of `CallStats.span`; none without a tracer. */
+  tracer?: Tracer;
 }
 
 /** Thrown by `callWithRetry` when the signal aborted: the caller decides what, if anything, to answer. */
@@ -28,6 +32,8 @@ export class CallAborted extends Error {
 /** Counts the retries made, for the operation's log line. */
 export interface CallStats {
   retries: number;
+  /** The operation's span, parent of each attempt's span. */
+  span?: Span;
 }
 
 /** Mapped errors after which the next target may be tried: the upstream was unwell, or its breaker open. */
@@ -68,12 +74,30 @@ async function retryLoop<T>(
   };
   for (let retries = 0; ; retries++, stats.retries++) {
     if (breaker && !breaker.admits()) throw refused();
+    const span = context.tracer?.startSpan(
+      loop.what,
+      { kind: SpanKind.CLIENT, attributes: { 'chatql.upstream': upstream ?? 'primary', 'chatql.attempt': retries + 1 } },
+      stats.span ? trace.setSpan(otelContext.active(), stats.span) : undefined,
+    );
     try {
-      return await (breaker ? breaker.run(signal, attempt, (error) => isUpstreamUnwell(error, mapUpstreamError(error, context.redact))) : attempt());
+      const value = await (breaker ? breaker.run(signal, attempt, (error) => isUpstreamUnwell(error, mapUpstreamError(error, context.redact))) : attempt());
+      span?.end();
+      return value;
     } catch (error) {
-      if (signal.aborted) throw new CallAborted();
-      if (isBreakerRefusal(error)) throw refused();
+      if (signal.aborted) {
+        span?.setAttribute('chatql.outcome', 'cancelled');
+        span?.end();
+        throw new CallAborted();
+      }
+      if (isBreakerRefusal(error)) {
+        span?.setAttribute('chatql.outcome', 'breaker_open');
+        span?.end();
+        throw refused();
+      }
       const mapped = mapUpstreamError(error, context.redact);
+      span?.setAttribute('error.type', mapped.name);
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: mapped.message });
+      span?.end();
       if (isUpstreamUnwell(error, mapped)) failoverErrors.add(mapped);
       const delay = retryDelayMs(error, mapped, retries, policy);
       context.metrics?.upstreamErrors.inc({ error: mapped.name });

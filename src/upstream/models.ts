@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type OpenAI from 'openai';
 
 import { type DomainError, ErrorSource, InvalidRequestError, UpstreamUnavailableError } from '../errors.js';
+import { redactingAlso } from '../redact.js';
 import { CallAborted, type CallContext, callWithRetry } from './call.js';
 import type { WireModel } from './wire.js';
 
@@ -61,7 +62,9 @@ export class ModelsService {
     if (cached && cached.expiresAt > performance.now()) return cached.models;
     const signal = this.stopping.signal;
     try {
-      const page = await callWithRetry(this.deps, 'models', signal, () =>
+      // An upstream may quote the client's key in its refusal: redact it too.
+      const context = { ...this.deps, redact: redactingAlso(this.deps.redact, apiKey) };
+      const page = await callWithRetry(context, 'models', signal, () =>
         this.deps.client.models.list({ signal, headers: { authorization: `Bearer ${apiKey}` } }),
       );
       const models = (page.data as unknown as WireModel[]).filter((model) => typeof model?.id === 'string');
