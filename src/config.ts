@@ -57,7 +57,7 @@ export interface Config {
    * How long a graphql-ws socket may hold unsent messages without any of them completing (a client
    * that stopped reading) before it is terminated, which aborts its operations. @default 30000
    */
-  wsSendTimeoutMs: number;
+  slowClientTimeoutMs: number;
   /**
    * Trusted documents (PERSISTED_DOCUMENTS, read at start-up): when set, only these documents run,
    * sent by id; null: any document runs.
@@ -124,7 +124,7 @@ const envSchema = z.object({
     .optional(),
   WS_CONNECTION_INIT_TIMEOUT_MS: integer('WS_CONNECTION_INIT_TIMEOUT_MS', 1, 600_000, 3_000),
   WS_MAX_SUBSCRIPTIONS: integer('WS_MAX_SUBSCRIPTIONS', 1, 100_000, 100),
-  WS_SEND_TIMEOUT_MS: integer('WS_SEND_TIMEOUT_MS', 100, 3_600_000, 30_000),
+  SLOW_CLIENT_TIMEOUT_MS: integer('SLOW_CLIENT_TIMEOUT_MS', 100, 3_600_000, 30_000),
   // A path (relative to the working directory) to codegen's persisted-documents.json, read here so
   // that a missing or broken manifest stops the start-up with the other problems.
   PERSISTED_DOCUMENTS: z
@@ -201,7 +201,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
       introspection: vars.GRAPHQL_INTROSPECTION === undefined ? !production : vars.GRAPHQL_INTROSPECTION === 'true',
       wsConnectionInitTimeoutMs: vars.WS_CONNECTION_INIT_TIMEOUT_MS,
       wsMaxSubscriptions: vars.WS_MAX_SUBSCRIPTIONS,
-      wsSendTimeoutMs: vars.WS_SEND_TIMEOUT_MS,
+      slowClientTimeoutMs: vars.SLOW_CLIENT_TIMEOUT_MS,
       persistedDocuments: vars.PERSISTED_DOCUMENTS,
       security,
       logLevel: vars.LOG_LEVEL,

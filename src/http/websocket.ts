@@ -154,7 +154,7 @@ export function attachGraphQLWebSocket(
       if (!state || state.pending === 0 || now - state.since < limits.sendTimeoutMs) continue;
       logger.warn(
         { pendingSends: state.pending, bufferedBytes: socket.bufferedAmount, stuckMs: Math.round(now - state.since) },
-        'WebSocket client stopped reading: connection terminated (WS_SEND_TIMEOUT_MS)',
+        'WebSocket client stopped reading: connection terminated (SLOW_CLIENT_TIMEOUT_MS)',
       );
       socket.terminate();
     }
@@ -168,6 +168,16 @@ export function attachGraphQLWebSocket(
   };
 
   server.on('connection', (socket) => {
+    // A frame over maxPayload: ws closes the socket with 1009 itself and emits an error, which
+    // graphql-ws would print to stderr with its stack as an "internal error". It is the client's.
+    const emit = socket.emit.bind(socket);
+    socket.emit = ((event: string | symbol, ...args: unknown[]) => {
+      if (event === 'error' && (args[0] as { code?: unknown } | undefined)?.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        logger.debug('WebSocket frame over MAX_BODY_BYTES: closed with 1009');
+        return true;
+      }
+      return emit(event, ...args);
+    }) as typeof socket.emit;
     const byId = new Map<string, AbortController>();
     operations.set(socket, byId);
     alive.add(socket);
@@ -311,6 +321,8 @@ export function attachGraphQLWebSocket(
       connectionInitWaitTimeout: limits.connectionInitWaitTimeoutMs,
     },
     server,
+    // graphql-ws's own keep-alive is an interval per socket; the one timer above does the same.
+    0,
   );
 
   return {
