@@ -2,9 +2,11 @@
  * Hostile clients, against real servers: documents built to be expensive (depth, aliases, tokens,
  * directives, cost) on HTTP, SSE and graphql-ws; introspection and field suggestions in
  * production; batched bodies; cross-site requests a browser sends without a preflight; WebSocket
- * upgrades from foreign origins; and graphql-ws misbehaviour (no init, subscribe before init,
- * oversized frames, too many operations, unanswered pings). After each case the service must
- * still answer a normal mutation, and refused documents must never reach the upstream.
+ * upgrades from foreign origins; malformed bodies and invalid UTF-8; and graphql-ws misbehaviour
+ * (no init, subscribe before init, oversized frames, wrong subprotocol, too many operations,
+ * unanswered pings, a flood of connections). After each case the service must still answer a
+ * normal mutation, and refused documents must never reach the upstream. Authentication in every
+ * mode is in auth.e2e.ts, per-client limits and JSON smuggling in limits.e2e.ts.
  */
 import { getIntrospectionQuery, print, type ExecutionResult } from 'graphql';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -417,4 +419,88 @@ describe('WebSocket upgrades and graphql-ws', () => {
     unsubscribes.forEach((unsubscribe) => unsubscribe());
     await expectStillAnswers(capped);
   });
+});
+
+describe('malformed requests', () => {
+  const post = (body: string | Buffer, contentType = 'application/json') =>
+    fetch(service.httpUrl, { method: 'POST', headers: { 'content-type': contentType }, body });
+
+  it.each([
+    ['malformed JSON', '{"query": "{ __typename }"'],
+    ['a JSON string instead of an object', '"mutation { chatCompletion }"'],
+    ['a query that is not a string', '{"query": {"__proto__": {"polluted": true}}}'],
+    ['variables that are not an object', '{"query": "{ __typename }", "variables": [1, 2]}'],
+  ])('answers %s with a 400 and a GraphQL error, before any upstream call', async (_name, body) => {
+    const before = chatCalls();
+    const response = await post(body);
+    expect(response.status).toBe(400);
+    const answer = (await response.json()) as ExecutionResult;
+    expect(answer.errors?.length).toBeGreaterThan(0);
+    expect(chatCalls()).toBe(before);
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+  });
+
+  it('answers invalid UTF-8 without crashing and without an upstream call', async () => {
+    const before = chatCalls();
+    const body = Buffer.concat([Buffer.from('{"query":"mutation { chatCompletion(input: {model: \\"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('\\"}) }"}')]);
+    const response = await post(body);
+    expect([200, 400]).toContain(response.status);
+    const answer = (await response.json()) as ExecutionResult;
+    expect(answer.errors?.length).toBeGreaterThan(0);
+    expect(chatCalls()).toBe(before);
+  });
+});
+
+describe('WebSocket floods', () => {
+  it('closes a socket that names no subprotocol (4406), and refuses to speak the legacy one', async () => {
+    const none = new WebSocket(service.wsUrl);
+    dispose(async () => none.terminate());
+    expect(await new Promise<number>((resolve) => none.once('close', (code) => resolve(code)))).toBe(4406);
+    // subscriptions-transport-ws's protocol: the server picks none, so the client gives up.
+    const legacy = new WebSocket(service.wsUrl, 'graphql-ws');
+    dispose(async () => legacy.terminate());
+    const failure = await new Promise<Error>((resolve) => legacy.once('error', resolve));
+    expect(failure.message).toMatch(/no subprotocol/i);
+  });
+
+  it('survives 300 connections opened at once, each subscribing, while another client\'s stream runs to its end', async () => {
+    const slowMock = await startMock({ wordDelayMs: 20 });
+    const target = await startService(slowMock);
+    const query = 'subscription S($input: ChatCompletionInput!) { chatCompletionStream(input: $input) { __typename } }';
+    // The bystander: one stream on its own connection, started before the flood.
+    const bystander = createWsClient(target);
+    const bystanderEvents: string[] = [];
+    const bystanderDone = new Promise<void>((resolve, reject) => {
+      bystander.subscribe(
+        { query, variables: { input: input('a bystander') } },
+        { next: (result) => bystanderEvents.push(JSON.stringify(result)), error: reject, complete: () => resolve() },
+      );
+    });
+    await until(() => bystanderEvents.length > 0, 5000, 'the bystander to start');
+    const flood = Array.from({ length: 300 }, () => openSocket(target.wsUrl));
+    await Promise.all(flood.map((connection) => connection.opened));
+    for (const [i, { socket }] of flood.entries()) {
+      socket.on('message', (data) => {
+        if ((JSON.parse(data.toString()) as { type: string }).type !== 'connection_ack') return;
+        socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query, variables: { input: input(`flood ${i}`) } } }));
+      });
+      socket.send(JSON.stringify({ type: 'connection_init' }));
+    }
+    await until(() => chatCalls(slowMock) >= 301, 15_000, '300 flood streams upstream');
+    // Every flooding client vanishes at once.
+    for (const { socket } of flood) socket.terminate();
+    await bystanderDone;
+    const last = JSON.parse(bystanderEvents.at(-1)!) as { data: { chatCompletionStream: { __typename: string } } };
+    expect(last.data.chatCompletionStream.__typename, 'the bystander\'s stream ended whole').toBe('ChatCompletion');
+    await until(() => target.app.operations.size === 0 && slowMock.openRequests() === 0, 10_000, 'every flood stream to be aborted');
+    // The flood's sockets are gone (the bystander's lazy client closed its own after its stream).
+    let connections = '';
+    for (let tries = 0; tries < 100 && connections !== '0'; tries++) {
+      const metrics = await (await fetch(`${target.url}/metrics`)).text();
+      connections = /^chatql_websocket_connections (\d+)$/m.exec(metrics)?.[1] ?? '';
+      if (connections !== '0') await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(connections, 'open WebSocket connections left').toBe('0');
+    await expectStillAnswers(target);
+  }, 30_000);
 });
