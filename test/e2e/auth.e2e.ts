@@ -567,6 +567,15 @@ describe('AUTH_MODE=none', () => {
     service = await start(mock, {});
   });
 
+  it('warns at start that anyone who reaches it spends the upstream key', () => {
+    expect(service.logs).toContainEqual(expect.objectContaining({ level: 40, msg: expect.stringMatching(/^AUTH_MODE=none: anyone who can reach this service spends the upstream key/) }));
+  });
+
+  it('does not warn with an authenticating mode', async () => {
+    const authenticated = await start(mock, { AUTH_MODE: 'forward' });
+    expect(authenticated.logs.some((line) => line.level === 40)).toBe(false);
+  });
+
   it('serves everyone as `anonymous`, with the input\'s `user` sent upstream unchanged', async () => {
     expect(await viewerOk(service)).toEqual({
       __typename: 'Viewer',
