@@ -11,107 +11,22 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { errorEnvelope } from '../../src/mock-upstream/errors.js';
 import type { MockUpstream, ScriptedResponse } from '../../src/mock-upstream/server.js';
-import type {
-  ChatCompletionInput,
-  ChatCompletionMutation as ChatCompletionMutationResult,
-  ChatCompletionStreamSubscription as ChatCompletionStreamResult,
-  ChatMessageInput,
-} from '../gql/graphql.js';
-import { createWsClient, postGraphQL, subscribeSse, subscribeWs } from '../utils/clients.js';
+import type { ChatCompletionInput, ChatMessageInput } from '../gql/graphql.js';
+import { createWsClient, postGraphQL, subscribeWs } from '../utils/clients.js';
 import { ChatCompletionMutation, ChatCompletionStreamSubscription, ModelsQuery } from '../utils/operations.js';
+import { ALL_TRANSPORTS, ask, chatCalls, expectError, startWarmService, SUBSCRIPTION_TRANSPORTS, UPSTREAM_KEY } from '../utils/answers.js';
 import { refusedPort, startMock, startService, type TestService, until } from '../utils/servers.js';
 
-/** The upstream key `startService` configures. */
-const UPSTREAM_KEY = 'sk-test-upstream-key-0123456789';
 /** Some other provider key an upstream might echo. */
 const OTHER_KEY = 'sk-proj-Zx8Qw2Er4Ty6Ui8Op0AsDfGh';
-
-type Transport = 'mutation' | 'graphql-ws' | 'sse';
-const ALL_TRANSPORTS: readonly Transport[] = ['mutation', 'graphql-ws', 'sse'];
-const SUBSCRIPTION_TRANSPORTS: readonly Transport[] = ['graphql-ws', 'sse'];
-
-type StreamEvent = ChatCompletionStreamResult['chatCompletionStream'];
-type Chunk = Extract<StreamEvent, { __typename: 'ChatCompletionChunk' }>;
-/** What an operation ends with: the mutation's result, or the subscription's terminal event. */
-type Outcome = ChatCompletionMutationResult['chatCompletion'] | Exclude<StreamEvent, Chunk>;
-
-interface Answer {
-  outcome: Outcome;
-  /** The ChatCompletionChunk events before the terminal event (always empty for the mutation). */
-  chunks: Chunk[];
-  /** Everything the client received, serialized, for searches for secrets. */
-  raw: string;
-  ms: number;
-}
 
 function input(model = 'chatql-mock', extra: Partial<ChatCompletionInput> = {}): ChatCompletionInput {
   return { model, messages: [{ user: { content: 'Hello there' } }], ...extra };
 }
 
-/**
- * Runs one chat operation over `transport` and checks the envelope every answer must have: no
- * top-level GraphQL error, and for a subscription zero or more chunks, then exactly one terminal
- * event, then completion.
- */
-async function ask(service: TestService, transport: Transport, chatInput: ChatCompletionInput): Promise<Answer> {
-  const started = performance.now();
-  if (transport === 'mutation') {
-    const { status, body } = await postGraphQL(service, ChatCompletionMutation, { input: chatInput });
-    const ms = performance.now() - started;
-    const raw = JSON.stringify(body);
-    expect(body.errors, raw).toBeUndefined();
-    expect(status).toBe(200);
-    const outcome = body.data?.chatCompletion;
-    if (!outcome) throw new Error(`no data in ${raw}`);
-    return { outcome, chunks: [], raw, ms };
-  }
-  const subscription =
-    transport === 'graphql-ws'
-      ? subscribeWs(createWsClient(service), ChatCompletionStreamSubscription, { input: chatInput })
-      : subscribeSse(service, ChatCompletionStreamSubscription, { input: chatInput });
-  // Rejects on any top-level GraphQL error or protocol failure; resolves only on `complete`.
-  await subscription.done;
-  const ms = performance.now() - started;
-  const events = subscription.events.map((event) => event.chatCompletionStream);
-  const raw = JSON.stringify(subscription.events);
-  const terminal = events.at(-1);
-  if (!terminal) throw new Error('the subscription completed without any event');
-  if (terminal.__typename === 'ChatCompletionChunk') throw new Error(`the subscription ended on a chunk: ${raw}`);
-  const before = events.slice(0, -1);
-  // Exactly one terminal event: everything before it is a chunk.
-  expect(before.map((event) => event.__typename).filter((name) => name !== 'ChatCompletionChunk'), raw).toEqual([]);
-  return { outcome: terminal, chunks: before as Chunk[], raw, ms };
-}
-
-/** The checks every error answer gets, on top of the case's own fields. */
-function expectError(answer: Answer, expected: Record<string, unknown>): void {
-  expect(answer.outcome, answer.raw).toMatchObject(expected);
-  const outcome = answer.outcome;
-  if (outcome.__typename === 'ChatCompletion') throw new Error('expected an error');
-  expect(outcome.message.length).toBeGreaterThan(0);
-  expect(outcome.message).not.toMatch(/unexpected error/i);
-  expect(answer.raw).not.toContain('    at ');
-}
-
-/** The chat completion requests the mock received (the models warm-up and listings excluded). */
-function chatCalls(mock: MockUpstream) {
-  return mock.requests.filter((request) => request.path === '/v1/chat/completions');
-}
-
 /** A port on which nothing listens: bound, then closed. */
 async function refusedBaseUrl(): Promise<string> {
   return `http://127.0.0.1:${await refusedPort()}/v1`;
-}
-
-/** Starts a service against `mock` and waits for its models warm-up, so that it cannot land in a test. */
-async function startWarmService(mock: MockUpstream, env: Record<string, string> = {}): Promise<TestService> {
-  const service = await startService(mock, env);
-  await until(
-    () => mock.requests.some((request) => request.path === '/v1/models' && request.closedAt !== undefined),
-    5000,
-    'the models warm-up',
-  );
-  return service;
 }
 
 function times(count: number, response: ScriptedResponse): ScriptedResponse[] {

@@ -16,91 +16,19 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { HUGE_CHUNK_BYTES, hugeChunkText, SLOW_HEADERS_MS } from '../../src/mock-upstream/models.js';
-import type { MockUpstream, RecordedRequest } from '../../src/mock-upstream/server.js';
-import type {
-  ChatCompletionInput,
-  ChatCompletionMutation as ChatCompletionMutationResult,
-  ChatCompletionStreamSubscription as ChatCompletionStreamResult,
-} from '../gql/graphql.js';
-import { createWsClient, postGraphQL, subscribeSse, subscribeWs } from '../utils/clients.js';
-import { ChatCompletionMutation, ChatCompletionStreamSubscription } from '../utils/operations.js';
+import type { MockUpstream } from '../../src/mock-upstream/server.js';
+import type { ChatCompletionInput } from '../gql/graphql.js';
+import { createWsClient, subscribeWs } from '../utils/clients.js';
+import { ChatCompletionStreamSubscription } from '../utils/operations.js';
+import { ALL_TRANSPORTS, ask, chatCalls, type Chunk, expectError, startWarmService, SUBSCRIPTION_TRANSPORTS as STREAMS } from '../utils/answers.js';
 import { refusedPort, startMock, startService, type TestService, until } from '../utils/servers.js';
-
-/** The upstream key `startService` configures. */
-const UPSTREAM_KEY = 'sk-test-upstream-key-0123456789';
-
-type Transport = 'mutation' | 'graphql-ws' | 'sse';
-const ALL_TRANSPORTS: readonly Transport[] = ['mutation', 'graphql-ws', 'sse'];
-const STREAMS: readonly Transport[] = ['graphql-ws', 'sse'];
-
-type StreamEvent = ChatCompletionStreamResult['chatCompletionStream'];
-type Chunk = Extract<StreamEvent, { __typename: 'ChatCompletionChunk' }>;
-type Outcome = ChatCompletionMutationResult['chatCompletion'] | Exclude<StreamEvent, Chunk>;
-
-interface Answer {
-  outcome: Outcome;
-  chunks: Chunk[];
-  /** Everything the client received, serialized, for searches for secrets. */
-  raw: string;
-  ms: number;
-}
 
 function input(model = 'chatql-mock', content = 'Hello there'): ChatCompletionInput {
   return { model, messages: [{ user: { content } }] };
 }
 
-/** One operation over `transport`: no top-level error; a stream is chunks, one terminal event, completion. */
-async function ask(service: TestService, transport: Transport, chatInput: ChatCompletionInput): Promise<Answer> {
-  const started = performance.now();
-  if (transport === 'mutation') {
-    const { status, body } = await postGraphQL(service, ChatCompletionMutation, { input: chatInput });
-    const raw = JSON.stringify(body);
-    expect(body.errors, raw).toBeUndefined();
-    expect(status).toBe(200);
-    const outcome = body.data?.chatCompletion;
-    if (!outcome) throw new Error(`no data in ${raw.slice(0, 500)}`);
-    return { outcome, chunks: [], raw, ms: performance.now() - started };
-  }
-  const subscription =
-    transport === 'graphql-ws'
-      ? subscribeWs(createWsClient(service), ChatCompletionStreamSubscription, { input: chatInput })
-      : subscribeSse(service, ChatCompletionStreamSubscription, { input: chatInput });
-  await subscription.done;
-  const ms = performance.now() - started;
-  const events = subscription.events.map((event) => event.chatCompletionStream);
-  const raw = JSON.stringify(subscription.events);
-  const terminal = events.at(-1);
-  if (!terminal || terminal.__typename === 'ChatCompletionChunk') throw new Error(`no terminal event: ${raw.slice(0, 500)}`);
-  const before = events.slice(0, -1);
-  expect(before.filter((event) => event.__typename !== 'ChatCompletionChunk'), 'exactly one terminal event').toEqual([]);
-  return { outcome: terminal, chunks: before as Chunk[], raw, ms };
-}
-
-/** The typed error, and nothing of a stack, an upstream URL or a key in anything the client got. */
-function expectError(answer: Answer, expected: Record<string, unknown>, secrets: readonly string[] = []): void {
-  expect(answer.outcome, answer.raw.slice(0, 2000)).toMatchObject(expected);
-  if (answer.outcome.__typename === 'ChatCompletion') throw new Error('expected an error');
-  expect(answer.outcome.message).not.toMatch(/unexpected error/i);
-  expect(answer.raw).not.toContain('    at ');
-  for (const secret of [UPSTREAM_KEY, ...secrets]) expect(answer.raw).not.toContain(secret);
-}
-
 const streamedText = (chunks: readonly Chunk[]) =>
   chunks.map((chunk) => chunk.choices.map((choice) => choice.delta.content ?? '').join('')).join('');
-
-function chatCalls(mock: MockUpstream): RecordedRequest[] {
-  return mock.requests.filter((request) => request.path === '/v1/chat/completions');
-}
-
-async function startWarmService(mock: MockUpstream, env: Record<string, string> = {}): Promise<TestService> {
-  const service = await startService(mock, env);
-  await until(
-    () => mock.requests.some((request) => request.path === '/v1/models' && request.closedAt !== undefined),
-    5000,
-    'the models warm-up',
-  );
-  return service;
-}
 
 /** Every upstream request closed, nothing left running, and a normal mutation answered in full. */
 async function expectRecovered(service: TestService, mock: MockUpstream): Promise<void> {

@@ -422,7 +422,7 @@ describe('WebSocket upgrades and graphql-ws', () => {
 });
 
 describe('malformed requests', () => {
-  const post = (body: string | Buffer, contentType = 'application/json') =>
+  const post = (body: string | Blob, contentType = 'application/json') =>
     fetch(service.httpUrl, { method: 'POST', headers: { 'content-type': contentType }, body });
 
   it.each([
@@ -442,7 +442,7 @@ describe('malformed requests', () => {
 
   it('answers invalid UTF-8 without crashing and without an upstream call', async () => {
     const before = chatCalls();
-    const body = Buffer.concat([Buffer.from('{"query":"mutation { chatCompletion(input: {model: \\"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('\\"}) }"}')]);
+    const body = new Blob([Buffer.concat([Buffer.from('{"query":"mutation { chatCompletion(input: {model: \\"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('\\"}) }"}')])]);
     const response = await post(body);
     expect([200, 400]).toContain(response.status);
     const answer = (await response.json()) as ExecutionResult;
