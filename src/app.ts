@@ -109,6 +109,7 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
   // `websocket` is created further down; the gauge reads it only when /metrics is scraped.
   const metrics = createMetrics({
     operations: () => operations.size,
+    streams: () => operations.countOf('subscription'),
     webSockets: () => websocket.connections,
     upstreamBreakers: () => targets.flatMap(({ name, breaker }) => (breaker ? [{ upstream: name, state: BREAKER_STATE_VALUE[breaker.state] }] : [])),
   });

@@ -27,6 +27,8 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 export interface MetricsSources {
   /** Live streams and mutations. */
   operations: () => number;
+  /** Live streams. */
+  streams: () => number;
   /** Open graphql-ws connections. */
   webSockets: () => number;
   /** Each upstream target's breaker state by target name (0 closed, 1 open, 2 half-open); none when off. */
@@ -99,6 +101,14 @@ export function createMetrics(sources: MetricsSources) {
     registers: [registry],
     collect() {
       this.set(sources.operations());
+    },
+  });
+  new Gauge({
+    name: 'chatql_active_streams',
+    help: 'Streams (chatCompletionStream) running now, over graphql-ws and SSE.',
+    registers: [registry],
+    collect() {
+      this.set(sources.streams());
     },
   });
   new Gauge({

@@ -55,6 +55,13 @@ export class OperationTracker {
     return this.live.size;
   }
 
+  /** Live operations of one kind; walks them all, so for scrapes, not for hot paths. */
+  countOf(kind: Operation['kind']): number {
+    let count = 0;
+    for (const operation of this.live) if (operation.kind === kind) count += 1;
+    return count;
+  }
+
   /** Registers a new operation, or returns null while draining (the caller answers "shutting down"). */
   begin(kind: Operation['kind'], transportSignal: AbortSignal | undefined): Operation | null {
     if (this.draining) return null;

@@ -47,6 +47,7 @@ describe('/metrics', async () => {
     await running.waitForEvents(2);
     const live = await (await fetch(`${service.url}/metrics`)).text();
     expect(sample(live, 'chatql_active_operations')).toBe(1);
+    expect(sample(live, 'chatql_active_streams')).toBe(1);
     expect(sample(live, 'chatql_websocket_connections')).toBe(1);
     running.stop();
     await until(() => service.app.operations.size === 0, 2000, 'the stream to end');
