@@ -65,6 +65,13 @@ export function createMetrics(sources: MetricsSources) {
       labelNames: ['model', 'kind', 'client'] as const,
       registers: [registry],
     }),
+    upstreamLatency: new Histogram({
+      name: 'chatql_upstream_duration_seconds',
+      help: "Each upstream attempt, by call and target: until the whole answer (chat.completions, models) or the stream's first chunk (chat.completions.stream).",
+      labelNames: ['call', 'upstream', 'outcome'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
     retries: new Counter({
       name: 'chatql_upstream_retries_total',
       help: 'Upstream calls retried under the retry policy.',

@@ -19,7 +19,7 @@ export interface CallContext {
   redact: Redactor;
   logger: Logger;
   /** Counts failed upstream calls by the error they mapped to. */
-  metrics?: Pick<Metrics, 'upstreamErrors'>;
+  metrics?: Pick<Metrics, 'upstreamErrors' | 'upstreamLatency'>;
   /** Spans per operation (ChatService) and per attempt, a child of `CallStats.span`; none without a tracer. */
   tracer?: Tracer;
 }
@@ -79,9 +79,13 @@ async function retryLoop<T>(
       { kind: SpanKind.CLIENT, attributes: { 'chatql.upstream': upstream ?? 'primary', 'chatql.attempt': retries + 1 } },
       stats.span ? trace.setSpan(otelContext.active(), stats.span) : undefined,
     );
+    const startedAt = performance.now();
+    const observe = (outcome: string) =>
+      context.metrics?.upstreamLatency.observe({ call: loop.what, upstream: upstream ?? 'primary', outcome }, (performance.now() - startedAt) / 1000);
     try {
       const value = await (breaker ? breaker.run(signal, attempt, (error) => isUpstreamUnwell(error, mapUpstreamError(error, context.redact))) : attempt());
       span?.end();
+      observe('ok');
       return value;
     } catch (error) {
       if (signal.aborted) {
@@ -95,6 +99,7 @@ async function retryLoop<T>(
         throw refused();
       }
       const mapped = mapUpstreamError(error, context.redact);
+      observe(mapped.name);
       span?.setAttribute('error.type', mapped.name);
       span?.setStatus({ code: SpanStatusCode.ERROR, message: mapped.message });
       span?.end();
