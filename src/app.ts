@@ -157,8 +157,9 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
     // The body size is checked in `handle` from Content-Length, before Yoga reads a byte; Yoga's
     // own limit would pipe every body through a TransformStream (about 4 % of a mutation's CPU).
     maxRequestBodySize: false,
-    // Batched requests (a JSON array body) stay off: Yoga's default, said here on purpose.
-    batching: false,
+    // Batched requests (a JSON array body) are off unless GRAPHQL_BATCH_LIMIT allows them; each
+    // operation of a batch then passes the same limits, per-client ones included.
+    batching: config.batchLimit === 0 ? false : { limit: config.batchLimit },
     plugins: [
       useCsrfProtection(config.corsOrigins),
       ...armorPlugins({ introspection: config.introspection }),

@@ -49,6 +49,8 @@ export interface Config {
   production: boolean;
   /** Whether introspection (and field suggestions in errors) is on. @default true, false with NODE_ENV=production */
   introspection: boolean;
+  /** GRAPHQL_BATCH_LIMIT: operations one batched (JSON array) request may hold; 0 refuses batches. @default 0 */
+  batchLimit: number;
   /** How long a graphql-ws client has to send `connection_init` before the socket closes with 4408. @default 3000 */
   wsConnectionInitTimeoutMs: number;
   /** Operations running at once on one graphql-ws connection; one more closes the socket with 4429. @default 100 */
@@ -122,6 +124,7 @@ const envSchema = z.object({
   GRAPHQL_INTROSPECTION: z
     .enum(['true', 'false'], { message: 'GRAPHQL_INTROSPECTION must be true or false' })
     .optional(),
+  GRAPHQL_BATCH_LIMIT: integer('GRAPHQL_BATCH_LIMIT', 0, 100, 0),
   WS_CONNECTION_INIT_TIMEOUT_MS: integer('WS_CONNECTION_INIT_TIMEOUT_MS', 1, 600_000, 3_000),
   WS_MAX_SUBSCRIPTIONS: integer('WS_MAX_SUBSCRIPTIONS', 1, 100_000, 100),
   SLOW_CLIENT_TIMEOUT_MS: integer('SLOW_CLIENT_TIMEOUT_MS', 100, 3_600_000, 30_000),
@@ -199,6 +202,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
       corsOrigins: vars.CORS_ORIGINS,
       production,
       introspection: vars.GRAPHQL_INTROSPECTION === undefined ? !production : vars.GRAPHQL_INTROSPECTION === 'true',
+      batchLimit: vars.GRAPHQL_BATCH_LIMIT,
       wsConnectionInitTimeoutMs: vars.WS_CONNECTION_INIT_TIMEOUT_MS,
       wsMaxSubscriptions: vars.WS_MAX_SUBSCRIPTIONS,
       slowClientTimeoutMs: vars.SLOW_CLIENT_TIMEOUT_MS,

@@ -210,6 +210,24 @@ describe('batching', () => {
     expect((body as ExecutionResult).errors?.length).toBeGreaterThan(0);
     expect(chatCalls()).toBe(before);
   });
+
+  it('runs batches up to GRAPHQL_BATCH_LIMIT, each operation under the same per-client limits, and refuses a bigger one', async () => {
+    const batching = await startService(mock, { GRAPHQL_BATCH_LIMIT: '2', CLIENT_REQUESTS_PER_MINUTE: '3' });
+    const operation = (prompt: string) => ({ query: print(ChatCompletionMutation), variables: { input: input(prompt) } });
+    const send = (operations: unknown[]) =>
+      fetch(batching.httpUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(operations) });
+    const before = chatCalls();
+    const two = await send([operation('batch 1'), operation('batch 2')]);
+    expect(two.status).toBe(200);
+    const results = (await two.json()) as Array<ExecutionResult<{ chatCompletion: { __typename: string } }>>;
+    expect(results.map((result) => result.data?.chatCompletion.__typename)).toEqual(['ChatCompletion', 'ChatCompletion']);
+    const three = await send([operation('batch 3'), operation('batch 4'), operation('batch 5')]);
+    expect(three.status).toBeGreaterThanOrEqual(400);
+    expect(chatCalls() - before, 'upstream calls: the two of the first batch').toBe(2);
+    // The per-client limit counts each operation of a batch: 3 a minute, 2 used.
+    const again = (await (await send([operation('batch 6'), operation('batch 7')])).json()) as typeof results;
+    expect(again.map((result) => result.data?.chatCompletion.__typename)).toEqual(['ChatCompletion', 'RateLimitError']);
+  });
 });
 
 describe('cross-site requests (CSRF)', () => {
