@@ -87,6 +87,8 @@ interface OperationReport {
   retries: number;
   /** The fallback that answered (`fallback-1`...); absent when the primary did. */
   upstream?: string;
+  /** The model a `#model` fallback was asked for instead of `model`. */
+  servedModel?: string;
   outcome: string;
   status?: number | null;
   ttftMs?: number;
@@ -125,6 +127,21 @@ function startReport(operation: OperationReport['operation'], input: ChatComplet
   return { operation, requestId: call.requestId, clientId, model: input.model, startedAt: performance.now(), retries: 0, outcome: 'ChatCompletion', span };
 }
 
+/** LOG_CONTENT: the longest string kept whole in a log line (a data: URI image is megabytes). */
+const MAX_LOGGED_STRING = 4096;
+
+/** A copy of `value` whose long strings are cut, saying how long they were. */
+function clipStrings(value: unknown): unknown {
+  if (typeof value === 'string') {
+    return value.length <= MAX_LOGGED_STRING ? value : `${value.slice(0, MAX_LOGGED_STRING)}… (${value.length} characters)`;
+  }
+  if (Array.isArray(value)) return value.map(clipStrings);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, clipStrings(item)]));
+  }
+  return value;
+}
+
 /** Not errors of the operation's span: an answer, and a client that left. */
 const SPAN_OK_OUTCOMES = new Set(['ChatCompletion', 'cancelled']);
 
@@ -139,7 +156,7 @@ export class ChatService {
 
   private startReport(operation: OperationReport['operation'], input: ChatCompletionInputShape, call: OperationCall): OperationReport {
     const report = startReport(operation, input, call, this.tracer);
-    if (this.deps.logContent) report.messages = input.messages;
+    if (this.deps.logContent) report.messages = clipStrings(input.messages) as ChatCompletionInputShape['messages'];
     return report;
   }
 
@@ -150,7 +167,7 @@ export class ChatService {
 
   /** LOG_CONTENT=true: the answer's text for the log line. */
   private recordAnswer(report: OperationReport, completion: WireCompletion): void {
-    if (this.deps.logContent) report.completion = completion.choices[0]?.message?.content ?? null;
+    if (this.deps.logContent) report.completion = clipStrings(completion.choices[0]?.message?.content ?? null) as string | null;
   }
 
   /** One info line per operation, and its metrics, written when it has ended. */
@@ -181,8 +198,9 @@ export class ChatService {
       if (report.upstream !== undefined) metrics.fallbacks.inc({ upstream: report.upstream });
       // Only answers carry usage, so the model label stays within what the upstream serves.
       const client = this.clientLabel(report.clientId);
-      if (usage?.prompt_tokens) metrics.tokens.inc({ model: report.model, kind: 'prompt', client }, usage.prompt_tokens);
-      if (usage?.completion_tokens) metrics.tokens.inc({ model: report.model, kind: 'completion', client }, usage.completion_tokens);
+      const model = report.servedModel ?? report.model;
+      if (usage?.prompt_tokens) metrics.tokens.inc({ model, kind: 'prompt', client }, usage.prompt_tokens);
+      if (usage?.completion_tokens) metrics.tokens.inc({ model, kind: 'completion', client }, usage.completion_tokens);
       if (report.aborted) metrics.streamsAborted.inc({ reason: report.aborted });
     }
     this.deps.logger.info(
@@ -229,6 +247,7 @@ export class ChatService {
         report,
       );
       if (target.name !== PRIMARY) report.upstream = target.name;
+      if (target.model !== undefined) report.servedModel = target.model;
       report.usage = completion.usage;
       this.recordAnswer(report, completion);
       admission.settle(completion.usage?.total_tokens ?? null);
@@ -326,6 +345,7 @@ export class ChatService {
       let next = started.value;
       serving = started.target;
       if (serving.name !== PRIMARY) report.upstream = serving.name;
+      if (serving.model !== undefined) report.servedModel = serving.model;
       report.ttftMs = performance.now() - report.startedAt;
       while (!next.done) {
         const chunk = next.value;

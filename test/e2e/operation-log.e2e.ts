@@ -120,4 +120,14 @@ describe('with LOG_CONTENT=true', async () => {
       expect(line).toMatchObject({ messages: [{ user: { content: PROMPT } }], completion: answer });
     }
   });
+
+  it('cuts long strings (a data: URI image, a long paste) to 4096 characters, saying how long they were', async () => {
+    const long = `${PROMPT} ${'x'.repeat(20_000)}`;
+    const before = operationLines().length;
+    await postGraphQL(service, ChatCompletionMutation, { input: { model: 'chatql-mock', messages: [{ user: { content: long } }] } });
+    await until(() => operationLines().length > before, 2000, 'the log line');
+    const logged = (operationLines().at(-1)!.messages as Array<{ user: { content: string } }>)[0]!.user.content;
+    expect(logged).toBe(`${long.slice(0, 4096)}… (${long.length} characters)`);
+    expect(service.rawLogs.at(-1)!.length).toBeLessThan(12_000);
+  });
 });
