@@ -362,10 +362,12 @@ export class ChatService {
       const result = accumulator.finish();
       if (result.ok) {
         finalCompletions.add(result.completion);
+        serving.breaker?.recordSuccess();
         this.recordAnswer(report, result.completion);
         yield (terminal = result.completion);
       } else {
         this.deps.logger.warn({ call: 'chat.completions.stream', chunks: accumulator.count, reason: result.reason }, 'upstream stream ended unfinished');
+        serving.breaker?.recordFailure();
         yield (terminal = new UpstreamUnavailableError(
           'The upstream stream ended before the answer was complete.',
           ErrorSource.UPSTREAM,

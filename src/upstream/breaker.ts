@@ -15,9 +15,9 @@ import {
   BrokenCircuitError,
   type CircuitBreakerPolicy,
   CircuitState,
-  ConsecutiveBreaker,
   circuitBreaker,
   handleWhen,
+  type IBreaker,
 } from 'cockatiel';
 
 import { ErrorSource, UpstreamUnavailableError } from '../errors.js';
@@ -46,8 +46,35 @@ export function isBreakerRefusal(error: unknown): boolean {
   return error instanceof BrokenCircuitError;
 }
 
+/**
+ * Consecutive failures, where a stream's success is provisional: cockatiel sees a stream succeed
+ * at its first chunk, but a stream that then breaks has failed. A provisional success leaves the
+ * count as it is; the stream's real end settles it (`UpstreamBreaker.recordSuccess` or
+ * `recordFailure`). Without this, an upstream whose every stream starts and then breaks would
+ * reset the count each time and never open the breaker.
+ */
+class ConsecutiveFailures implements IBreaker {
+  /** Consecutive failures so far (cockatiel's `state`, for serialization). */
+  state = 0;
+  /** Successes still to come from `execute` that are a stream's first chunk. */
+  provisional = 0;
+
+  constructor(private readonly threshold: number) {}
+
+  success(): void {
+    if (this.provisional > 0) this.provisional -= 1;
+    else this.state = 0;
+  }
+
+  failure(): boolean {
+    this.state += 1;
+    return this.state >= this.threshold;
+  }
+}
+
 export class UpstreamBreaker {
   private readonly policy: CircuitBreakerPolicy;
+  private readonly counter: ConsecutiveFailures;
   /** Errors `run` decided count as failures; cockatiel's filter reads this set. */
   private readonly failures = new WeakSet<object>();
   /** Date.now() at which the open breaker lets the next call through as the probe. */
@@ -58,9 +85,10 @@ export class UpstreamBreaker {
     readonly cooldownMs: number,
     events: BreakerEvents = {},
   ) {
+    this.counter = new ConsecutiveFailures(threshold);
     this.policy = circuitBreaker(
       handleWhen((error) => this.failures.has(error)),
-      { halfOpenAfter: cooldownMs, breaker: new ConsecutiveBreaker(threshold) },
+      { halfOpenAfter: cooldownMs, breaker: this.counter },
     );
     this.policy.onBreak(() => {
       // cockatiel set its own `openedAt` to Date.now() just before: this is never earlier than its deadline.
@@ -115,16 +143,24 @@ export class UpstreamBreaker {
    * tick (cockatiel reads its state synchronously). `unwell` says whether a failure counts.
    * Throws what `attempt` threw, or a refusal (`isBreakerRefusal`).
    */
-  run<T>(signal: AbortSignal, attempt: () => Promise<T>, unwell: (error: unknown) => boolean): Promise<T> {
+  run<T>(signal: AbortSignal, attempt: () => Promise<T>, unwell: (error: unknown) => boolean, stream = false): Promise<T> {
     return this.policy.execute(async () => {
       try {
-        return await attempt();
+        const value = await attempt();
+        // A stream's first chunk: the success cockatiel records next is provisional.
+        if (stream) this.counter.provisional += 1;
+        return value;
       } catch (error) {
         const counts = signal.aborted ? this.policy.state === CircuitState.HalfOpen : unwell(error);
         if (counts && typeof error === 'object' && error !== null) this.failures.add(error);
         throw error;
       }
     });
+  }
+
+  /** A stream that ran to its end: its provisional success (at the first chunk) counts now. */
+  recordSuccess(): void {
+    if (this.policy.state === CircuitState.Closed) this.counter.state = 0;
   }
 
   /**

@@ -45,6 +45,8 @@ interface RetryLoop {
   breaker: UpstreamBreaker | null;
   /** The target's name in log lines; absent for the models query. */
   upstream?: string;
+  /** A stream: its attempt succeeds at the first chunk, which the breaker takes as provisional. */
+  stream?: boolean;
 }
 
 /**
@@ -83,7 +85,7 @@ async function retryLoop<T>(
     const observe = (outcome: string) =>
       context.metrics?.upstreamLatency.observe({ call: loop.what, upstream: upstream ?? 'primary', outcome }, (performance.now() - startedAt) / 1000);
     try {
-      const value = await (breaker ? breaker.run(signal, attempt, (error) => isUpstreamUnwell(error, mapUpstreamError(error, context.redact))) : attempt());
+      const value = await (breaker ? breaker.run(signal, attempt, (error) => isUpstreamUnwell(error, mapUpstreamError(error, context.redact)), loop.stream) : attempt());
       span?.end();
       observe('ok');
       return value;
@@ -156,7 +158,7 @@ export async function callWithFailover<T>(
   for (let index = 0; index < targets.length; index++) {
     const target = targets[index]!;
     try {
-      const loop = { what, maxRetries: target.maxRetries, breaker: target.breaker, upstream: target.name };
+      const loop = { what, maxRetries: target.maxRetries, breaker: target.breaker, upstream: target.name, stream: what === 'chat.completions.stream' };
       return { value: await retryLoop(context, loop, signal, () => attempt(target), stats), target };
     } catch (error) {
       if (error instanceof CallAborted || !failoverErrors.has(error as DomainError)) throw error;

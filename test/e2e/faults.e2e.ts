@@ -289,6 +289,21 @@ describe('circuit breaker (UPSTREAM_BREAKER_THRESHOLD=3, UPSTREAM_BREAKER_COOLDO
     expect(await metric(service, BREAKER_SERIES)).toBe(1);
   });
 
+  it('streams that start and then break count as failures: after 3 (fail-break) it opens; a stream that ends whole resets the count', async () => {
+    // Two broken streams, then a whole one: the count starts again.
+    for (const model of ['fail-break', 'fail-break', 'chatql-mock']) await ask(service, 'graphql-ws', input(model));
+    expect((await readiness(service)).body.upstream.breaker).toEqual({ state: 'closed' });
+    for (let i = 0; i < 3; i++) {
+      const answer = await ask(service, 'sse', input('fail-break'));
+      expect(answer.chunks.length, 'the stream had started').toBeGreaterThan(0);
+      expectError(answer, { __typename: 'UpstreamUnavailableError' });
+    }
+    expect((await readiness(service)).body.upstream.breaker?.state).toBe('open');
+    const before = chatCalls(mock).length;
+    expectError(await ask(service, 'graphql-ws', input()), unavailable(null));
+    expect(chatCalls(mock), 'the open breaker answered without the upstream').toHaveLength(before);
+  });
+
   it('4xx and 429 answers do not count: 6 of them (fail-400, fail-429, fail-budget, twice each) leave it closed', async () => {
     for (const model of ['fail-400', 'fail-429', 'fail-budget', 'fail-400', 'fail-429', 'fail-budget']) {
       const answer = await ask(service, 'mutation', input(model));
