@@ -222,7 +222,12 @@ export function attachGraphQLWebSocket(
     {
       onConnect: async (ctx) => {
         const { socket } = ctx.extra;
-        const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+        // Browsers cannot set headers on an upgrade, so the credential travels in connection_init;
+        // other clients may send it on the upgrade request instead.
+        const raw =
+          ctx.connectionParams?.authorization ??
+          ctx.connectionParams?.Authorization ??
+          (ctx.extra as { request?: IncomingMessage }).request?.headers.authorization;
         const outcome = await limits.authenticate(typeof raw === 'string' ? raw : undefined);
         if (outcome instanceof AuthenticationError) {
           // graphql-ws closes with 4403 "Forbidden" after this; the first close (with the why) wins.

@@ -13,7 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, UnsecuredJWT, type JWTPayload } from 'jose';
+import { createClient } from 'graphql-ws';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 
 import { errorEnvelope } from '../../src/mock-upstream/errors.js';
 import type { MockUpstream } from '../../src/mock-upstream/server.js';
@@ -270,6 +272,24 @@ describe('AUTH_MODE=api-key', () => {
     await subscription.done;
     received.push(JSON.stringify(subscription.events));
     expect(subscription.events[0]?.viewer).toMatchObject({ __typename: 'Viewer', clientId: 'client-1' });
+  });
+
+  it('accepts the key as an Authorization header on the upgrade (non-browser clients), connectionParams first', async () => {
+    class HeaderWebSocket extends WebSocket {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols, { headers: { authorization: `Bearer ${KEY_2}` } });
+      }
+    }
+    const viewerOver = async (connectionParams?: Record<string, unknown>) => {
+      const client = createClient({ url: service.wsUrl, webSocketImpl: HeaderWebSocket, retryAttempts: 0, lazy: true, ...(connectionParams ? { connectionParams } : {}) });
+      dispose(async () => client.dispose());
+      const subscription = subscribeWs(client, ViewerQuery, {});
+      await subscription.done;
+      received.push(JSON.stringify(subscription.events));
+      return subscription.events[0]?.viewer;
+    };
+    expect(await viewerOver()).toMatchObject({ __typename: 'Viewer', clientId: 'client-2' });
+    expect(await viewerOver({ authorization: `Bearer ${KEY_1}` })).toMatchObject({ __typename: 'Viewer', clientId: 'client-1' });
   });
 });
 
