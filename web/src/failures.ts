@@ -5,13 +5,37 @@ import type { CombinedError } from '@urql/core';
 
 import type { ChatErrorFragment } from './gql/graphql.js';
 
+/** A graphql-ws connection the service closed with 4403; `message` is its close reason (client.ts). */
+export class CredentialRefusedError extends Error {
+  override readonly name = 'CredentialRefusedError';
+}
+
+/** A typed error as selected by the ChatError fragment; without `source`, it reads as the upstream's. */
+type Loosened<T> = T extends { source: infer S } ? Omit<T, 'source'> & { source?: S } : T;
+export type ChatError = Loosened<ChatErrorFragment>;
+
 export type FailureAction =
   /** Nothing to retry: the message says what to do instead. */
   | { kind: 'none' }
   /** Offer a Retry button that sends the same turn again. */
   | { kind: 'retry' }
   /** Count down, then allow sending again (a rate limit with Retry-After). */
-  | { kind: 'wait'; seconds: number };
+  | { kind: 'wait'; seconds: number }
+  /** The person's own credential is missing or was refused: point to the credential field. */
+  | { kind: 'credential' };
+
+/** What the page knows of its own credential, to tell "sign in" from "the operator's key". */
+export interface CredentialState {
+  /** A credential is set (and was sent). */
+  present: boolean;
+  /** The service forwards it upstream (AUTH_MODE=forward, from `viewer`): an upstream 401 is about it. */
+  forwarded: boolean;
+}
+
+const NO_CREDENTIAL: CredentialState = { present: false, forwarded: false };
+
+/** The field's label, as the messages name it. */
+const FIELD = '“API key or token”';
 
 export interface Failure {
   title: string;
@@ -22,7 +46,24 @@ export interface Failure {
   action: FailureAction;
 }
 
-export function describeFailure(error: ChatErrorFragment): Failure {
+/** The service (or, in forward mode, the upstream) refused the person's own credential, or wants one. */
+export function credentialFailure(credential: CredentialState, message?: string): Failure {
+  return credential.present
+    ? {
+        title: 'API key or token refused',
+        advice: `The saved credential was not accepted: check it in ${FIELD} under Settings, then Save.`,
+        ...(message ? { message } : {}),
+        action: { kind: 'credential' },
+      }
+    : {
+        title: 'Sign-in needed',
+        advice: `This service needs an API key or token: enter it in ${FIELD} under Settings, then Save.`,
+        ...(message ? { message } : {}),
+        action: { kind: 'credential' },
+      };
+}
+
+export function describeFailure(error: ChatError, credential: CredentialState = NO_CREDENTIAL): Failure {
   const message = error.message;
   switch (error.__typename) {
     case 'RateLimitError': {
@@ -40,6 +81,9 @@ export function describeFailure(error: ChatErrorFragment): Failure {
         action: { kind: 'none' },
       };
     case 'AuthenticationError':
+      // SERVICE: this service's own client authentication (AUTH_MODE). UPSTREAM: the upstream
+      // refused the key it was sent, which is the person's own in forward mode.
+      if (error.source === 'SERVICE' || credential.forwarded) return credentialFailure(credential, message);
       return {
         title: 'Authentication failed',
         advice: "The upstream refused this service's credentials. The operator of this service needs to check its API key.",
@@ -75,7 +119,9 @@ export function describeFailure(error: ChatErrorFragment): Failure {
 }
 
 /** A failure outside the result union: the request never reached the API, or GraphQL rejected it. */
-export function describeTransportFailure(error: CombinedError): Failure {
+export function describeTransportFailure(error: CombinedError, credential: CredentialState = NO_CREDENTIAL): Failure {
+  // graphql-ws closed the connection with 4403: no, bad or expired credential.
+  if (error.networkError instanceof CredentialRefusedError) return credentialFailure(credential, error.networkError.message);
   if (error.graphQLErrors.length > 0) {
     return { title: 'Request rejected', advice: error.graphQLErrors.map((e) => e.message).join(' '), action: { kind: 'none' } };
   }

@@ -2,6 +2,9 @@
  * The chat page: a model picker from the `models` query, then one `chatCompletionStream`
  * subscription per turn, whose chunks are written into the page as they arrive. Stop ends the
  * subscription, which makes the service abort its upstream request.
+ *
+ * With AUTH_MODE, the person enters an API key or token in the settings (credential.ts); `viewer`
+ * then says who the page is signed in as and what is left of its limits.
  */
 import './style.css';
 
@@ -9,9 +12,10 @@ import type { OperationResult } from '@urql/core';
 
 import { createChatClient } from './client.js';
 import { buildInput, type PastTurn, type Settings, type ToolCallRecord, type UserTurn } from './conversation.js';
-import { describeFailure, describeTransportFailure, type Failure } from './failures.js';
-import type { ChatStreamSubscription, ChatStreamSubscriptionVariables } from './gql/graphql.js';
-import { ChatStreamSubscription as ChatStream, ModelsQuery } from './operations.js';
+import { Credential } from './credential.js';
+import { type CredentialState, describeFailure, describeTransportFailure, type Failure } from './failures.js';
+import type { AuthMode, ChatStreamSubscription, ChatStreamSubscriptionVariables } from './gql/graphql.js';
+import { ChatStreamSubscription as ChatStream, ModelsQuery, ViewerQuery } from './operations.js';
 import { TurnView } from './turn.js';
 
 function byId<T extends HTMLElement>(id: string): T {
@@ -42,6 +46,13 @@ const ui = {
   removeImage: byId<HTMLButtonElement>('remove-image'),
   send: byId<HTMLButtonElement>('send'),
   stop: byId<HTMLButtonElement>('stop'),
+  credential: byId<HTMLInputElement>('credential'),
+  credentialSave: byId<HTMLButtonElement>('credential-save'),
+  credentialForget: byId<HTMLButtonElement>('credential-forget'),
+  credentialRemember: byId<HTMLInputElement>('credential-remember'),
+  credentialNote: byId('credential-note'),
+  viewerWho: byId('viewer-who'),
+  viewerLeft: byId('viewer-left'),
 };
 
 /** Larger images are refused: every later turn sends them again as part of the history. */
@@ -50,7 +61,10 @@ const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
 /** Models that cannot chat, or that the mock upstream uses to show failures: not preselected. */
 const NOT_A_CHAT_MODEL = /^fail-|embed|whisper|tts|dall-e|moderation|-bench$/i;
 
-const client = createChatClient();
+const credential = new Credential();
+const client = createChatClient(credential);
+/** How the service authenticates, once `viewer` has said so (only asked with a credential). */
+let authMode: AuthMode | null = null;
 
 interface Entry {
   view: TurnView;
@@ -101,25 +115,39 @@ function readSettings(): Settings {
 // ---------------------------------------------------------------------------
 // Models
 
+/** Counts model list loads, so that only the latest one (a credential was saved meanwhile) is shown. */
+let modelsLoad = 0;
+
 async function loadModels(): Promise<void> {
+  const load = ++modelsLoad;
+  const previous = ui.model.disabled ? null : ui.model.value;
   ui.model.disabled = true;
   ui.modelStatus.replaceChildren('Loading models…');
+  showModel();
   updateControls();
   const result = await client.query(ModelsQuery, {}).toPromise();
+  if (load !== modelsLoad) return;
   const models = result.data?.models;
   if (models?.__typename !== 'ModelList' || models.models.length === 0) {
     const failure: Failure = result.error
-      ? describeTransportFailure(result.error)
+      ? describeTransportFailure(result.error, credentialState())
       : models && models.__typename !== 'ModelList'
-        ? describeFailure(models)
+        ? describeFailure(models, credentialState())
         : { title: 'No models', advice: 'The upstream lists no models.', action: { kind: 'retry' } };
-    const retry = document.createElement('button');
-    retry.type = 'button';
-    retry.className = 'secondary small';
-    retry.textContent = 'Retry';
-    retry.addEventListener('click', () => void loadModels(), { once: true });
-    ui.modelStatus.replaceChildren(`${failure.title}: ${failure.advice} `, retry);
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'secondary small';
+    if (failure.action.kind === 'credential') {
+      button.textContent = 'Enter API key or token';
+      button.addEventListener('click', pointToCredential);
+    } else {
+      button.textContent = 'Retry';
+      button.addEventListener('click', () => void loadModels(), { once: true });
+    }
+    // #model-status is a live region: the failure is read out where it is shown.
+    ui.modelStatus.replaceChildren(`${failure.title}: ${failure.advice} `, button);
     ui.model.replaceChildren(new Option('No model available'));
+    if (failure.action.kind === 'credential') pointToCredential();
     return;
   }
 
@@ -134,7 +162,8 @@ async function loadModels(): Promise<void> {
   };
   // The embedded mock's failure models (fail-429, fail-500, ...) show how each error looks.
   ui.model.replaceChildren(...(failures.length > 0 ? [group('Models', chat), group('Failure demos', failures)] : chat.map((id) => new Option(id, id))));
-  ui.model.value = ids.find((id) => !NOT_A_CHAT_MODEL.test(id)) ?? ids[0] ?? '';
+  // Loaded again (a new credential), the model picked before stays picked if it is still offered.
+  ui.model.value = (previous !== null && ids.includes(previous) ? previous : null) ?? ids.find((id) => !NOT_A_CHAT_MODEL.test(id)) ?? ids[0] ?? '';
   ui.model.disabled = false;
   ui.modelStatus.replaceChildren();
   showModel();
@@ -144,6 +173,97 @@ async function loadModels(): Promise<void> {
 /** The folded settings of a narrow screen still say which model answers. */
 function showModel(): void {
   ui.settingsModel.textContent = ui.model.disabled ? '' : `· ${ui.model.value}`;
+}
+
+// ---------------------------------------------------------------------------
+// Credential (AUTH_MODE): the field, who the page is signed in as, what is left
+
+function credentialState(): CredentialState {
+  return { present: credential.value !== null, forwarded: authMode === 'FORWARD' };
+}
+
+/** Takes the person to the credential field: the message saying why is already on screen. */
+function pointToCredential(): void {
+  // Folded settings (a narrow screen) open, and are laid out before focus moves in: otherwise
+  // Chromium can leave the <details> drawn closed, and the focus where it was.
+  ui.settings.open = true;
+  void ui.settings.offsetHeight;
+  ui.credential.focus();
+}
+
+function showCredentialControls(): void {
+  ui.credentialForget.disabled = credential.value === null && ui.credential.value === '';
+  ui.credentialNote.textContent = ui.credentialRemember.checked
+    ? "Kept in this browser's local storage until you Forget it; sent only to this service, never in a URL."
+    : "Kept in this tab's session storage until the tab closes; sent only to this service, never in a URL.";
+}
+
+/** The status line's two parts; the first is a live region, so it is only written when it changes. */
+function showViewer(who: string, left: string): void {
+  if (ui.viewerWho.textContent !== who) ui.viewerWho.textContent = who;
+  ui.viewerLeft.textContent = left;
+}
+
+const count = (value: number) => value.toLocaleString('en');
+
+/** Counts viewer loads, so that an older answer never overwrites a newer one. */
+let viewerLoad = 0;
+
+/** Asks `viewer` who the page is signed in as; without a credential, the status line stays empty. */
+async function loadViewer(): Promise<void> {
+  const load = ++viewerLoad;
+  if (credential.value === null) {
+    authMode = null;
+    showViewer('', '');
+    return;
+  }
+  const result = await client.query(ViewerQuery, {}).toPromise();
+  if (load !== viewerLoad) return;
+  const viewer = result.data?.viewer;
+  if (!viewer) {
+    showViewer('', '');
+    return;
+  }
+  if (viewer.__typename !== 'Viewer') {
+    // AuthenticationError: the models query, asked at the same time, says what to do.
+    authMode = null;
+    showViewer('Not signed in: the credential was refused.', '');
+    return;
+  }
+  authMode = viewer.authMode;
+  if (viewer.authMode === 'NONE') {
+    showViewer('This service does not ask for a credential.', '');
+    return;
+  }
+  const { requestsPerMinute, dailyTokens } = viewer.limits;
+  const left = [
+    requestsPerMinute ? `${count(requestsPerMinute.remaining)} of ${count(requestsPerMinute.limit)} requests left this minute` : null,
+    dailyTokens ? `${count(dailyTokens.remaining)} of ${count(dailyTokens.limit)} tokens left today` : null,
+  ].filter((part) => part !== null);
+  showViewer(`Signed in as ${viewer.clientId}.`, left.join(' · '));
+}
+
+/** A new credential (or none): a streaming answer stops, then who, and the models, are asked again. */
+function applyCredential(change: () => void): void {
+  stop();
+  change();
+  ui.credential.value = credential.value ?? '';
+  ui.credentialRemember.checked = credential.remembered;
+  showCredentialControls();
+  void loadViewer();
+  void loadModels();
+}
+
+function saveCredential(): void {
+  if (ui.credential.value.trim() === '') {
+    forgetCredential();
+    return;
+  }
+  applyCredential(() => credential.save(ui.credential.value, ui.credentialRemember.checked));
+}
+
+function forgetCredential(): void {
+  applyCredential(() => credential.forget());
 }
 
 // ---------------------------------------------------------------------------
@@ -188,14 +308,15 @@ function stream(entry: Entry): void {
     updateControls();
   };
   const fail = (failure: Failure) => {
-    view.fail(failure, () => retry(entry));
+    view.fail(failure, () => retry(entry), pointToCredential);
     if (failure.action.kind === 'wait') lockSending(failure.action.seconds);
     end();
+    if (failure.action.kind === 'credential') pointToCredential();
   };
 
   const onResult = (result: OperationResult<ChatStreamSubscription, ChatStreamSubscriptionVariables>) => {
     if (active !== run) return;
-    if (result.error) return fail(describeTransportFailure(result.error));
+    if (result.error) return fail(describeTransportFailure(result.error, credentialState()));
     // urql repeats the last event with hasNext: false when the server completes; the contract
     // puts a terminal event before that, so reaching this means the stream broke off.
     if (result.hasNext === false) return fail({ title: 'Connection lost', advice: 'The answer broke off. Retry to ask again.', action: { kind: 'retry' } });
@@ -226,10 +347,12 @@ function stream(entry: Entry): void {
         view.finish(choice?.finishReason ?? null, event.usage);
         entry.past = { user: view.user, answer: choice?.message.content ?? view.answerSoFar, toolCalls };
         end();
+        // What is left of the limits, after what this answer used.
+        if (authMode !== null && authMode !== 'NONE') void loadViewer();
         break;
       }
       default:
-        fail(describeFailure(event));
+        fail(describeFailure(event, credentialState()));
     }
     if (stick) scrollToEnd();
   };
@@ -325,6 +448,21 @@ document.addEventListener('keydown', (event) => {
   }
 });
 
+ui.credentialSave.addEventListener('click', saveCredential);
+ui.credentialForget.addEventListener('click', forgetCredential);
+ui.credential.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && !event.isComposing) {
+    event.preventDefault();
+    saveCredential();
+  }
+});
+ui.credential.addEventListener('input', showCredentialControls);
+ui.credentialRemember.addEventListener('change', () => {
+  // A saved credential moves to the other storage at once; a new one goes there on Save.
+  credential.keepIn(ui.credentialRemember.checked);
+  showCredentialControls();
+});
+
 ui.stop.addEventListener('click', stop);
 ui.model.addEventListener('change', showModel);
 ui.newChat.addEventListener('click', newChat);
@@ -335,5 +473,9 @@ const placeSettings = () => (ui.settings.open = wide.matches);
 placeSettings();
 wide.addEventListener('change', placeSettings);
 
+ui.credential.value = credential.value ?? '';
+ui.credentialRemember.checked = credential.remembered;
+showCredentialControls();
 updateControls();
 void loadModels();
+void loadViewer();

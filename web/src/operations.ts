@@ -13,6 +13,7 @@ export const ChatErrorFragment = graphql(`
     __typename
     message
     retryable
+    source
     ... on RateLimitError {
       retryAfterSeconds
     }
@@ -33,6 +34,34 @@ export const ModelsQuery = graphql(`
       ... on ModelList {
         models {
           id
+        }
+      }
+      ...ChatError
+    }
+  }
+`);
+
+/**
+ * Who the page is signed in as, and what is left of the limits it shows: asked after a credential
+ * is saved (and after each answer while signed in). A refused credential is its
+ * `AuthenticationError` member.
+ */
+export const ViewerQuery = graphql(`
+  query Viewer {
+    viewer {
+      __typename
+      ... on Viewer {
+        clientId
+        authMode
+        limits {
+          requestsPerMinute {
+            limit
+            remaining
+          }
+          dailyTokens {
+            limit
+            remaining
+          }
         }
       }
       ...ChatError

@@ -142,8 +142,11 @@ export class TurnView {
     this.status.textContent = this.answerText.data ? 'Stopped: the answer is cut short.' : 'Stopped before the answer began.';
   }
 
-  /** Shows a failure; `onRetry` sends the turn again (offered for retryable failures). */
-  fail(failure: Failure, onRetry: () => void): void {
+  /**
+   * Shows a failure; `onRetry` sends the turn again (offered for retryable failures), and
+   * `onCredential` takes the person to the credential field (for a missing or refused one).
+   */
+  fail(failure: Failure, onRetry: () => void, onCredential?: () => void): void {
     this.answer.classList.remove('streaming');
     this.answer.classList.add('failed');
     this.status.textContent = '';
@@ -168,6 +171,12 @@ export class TurnView {
     if (action.kind !== 'wait') {
       heading.textContent = failure.title;
       if (action.kind === 'retry') retryButton();
+      if (action.kind === 'credential' && onCredential) {
+        const button = el('button', 'secondary small', 'Enter API key or token');
+        button.type = 'button';
+        button.addEventListener('click', onCredential);
+        this.failure.append(button);
+      }
       return;
     }
     const until = Date.now() + action.seconds * 1000;
