@@ -10,7 +10,7 @@ import { createYoga } from 'graphql-yoga';
 
 import type { Tracer } from '@opentelemetry/api';
 
-import { createAuthenticator } from './auth/authenticate.js';
+import { createAuthenticator, type ReloadResult } from './auth/authenticate.js';
 import { ChatService } from './chat/service.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
@@ -46,6 +46,12 @@ export interface App {
    * every connection is closed.
    */
   stop(graceMs?: number): Promise<void>;
+  /**
+   * AUTH_MODE=api-key: reads CLIENT_KEYS_FILE again (on SIGHUP). Keys added work at once; a
+   * removed or replaced key is refused from now on, and its open graphql-ws connections are closed
+   * with 4403. A file with problems changes nothing. Null in the other modes.
+   */
+  reloadClientKeys(): ReloadResult | null;
   readonly operations: OperationTracker;
 }
 
@@ -282,6 +288,17 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
 
   return {
     operations,
+    reloadClientKeys: () => {
+      if (!authenticator.reload) return null;
+      const result = authenticator.reload();
+      if (result.ok) {
+        const closed = websocket.refreshPrincipals((principal) => authenticator.refresh(principal));
+        logger.info({ clients: result.clients, closedConnections: closed }, 'CLIENT_KEYS_FILE reloaded');
+      } else {
+        logger.error({ problems: result.problems }, 'CLIENT_KEYS_FILE not reloaded: the file has problems; the keys read before stay in use');
+      }
+      return result;
+    },
     start: async () => {
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       const listen = (target: typeof server, port: number) =>

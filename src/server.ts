@@ -61,6 +61,11 @@ async function main(): Promise<void> {
         process.exit(0);
       });
   };
+  // SIGHUP: read CLIENT_KEYS_FILE again (AUTH_MODE=api-key), so that keys are added or revoked
+  // without a restart.
+  process.on('SIGHUP', () => {
+    if (app.reloadClientKeys() === null) logger.info('SIGHUP: nothing to reload (CLIENT_KEYS_FILE is read with AUTH_MODE=api-key only)');
+  });
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
 }

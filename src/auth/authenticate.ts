@@ -17,7 +17,7 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetK
 import { z } from 'zod';
 
 import { AuthenticationError, ErrorSource } from '../errors.js';
-import type { ClientKeyEntry } from './keys-file.js';
+import { type ClientKeyEntry, loadClientKeys } from './keys-file.js';
 import {
   ANONYMOUS,
   type AuthMode,
@@ -36,16 +36,29 @@ export type JwtKeyConfig =
 
 export type AuthConfig =
   | { mode: 'none' }
-  | { mode: 'api-key'; clients: ClientKeyEntry[] }
+  | { mode: 'api-key'; clients: ClientKeyEntry[]; /** Re-read by `reload`. */ file: string }
   | { mode: 'jwt'; key: JwtKeyConfig; issuer: string | null; audience: string | null }
   | { mode: 'forward' };
 
 export type AuthOutcome = Principal | AuthenticationError;
 
+export type ReloadResult = { ok: true; clients: number } | { ok: false; problems: string[] };
+
 export interface Authenticator {
   readonly mode: AuthMode;
   /** `authorization` is the header's value (`Bearer <token>`), or undefined when none was sent. */
   authenticate(authorization: string | null | undefined): Promise<AuthOutcome>;
+  /**
+   * AUTH_MODE=api-key: reads CLIENT_KEYS_FILE again. A file with problems changes nothing. Absent
+   * in the other modes.
+   */
+  reload?(): ReloadResult;
+  /**
+   * What a principal authenticated earlier is now: after a reload, the same client with the
+   * file's current limits, or null when its key was removed or replaced. The principal itself in
+   * the other modes.
+   */
+  refresh(principal: Principal): Principal | null;
 }
 
 function refuse(message: string): AuthenticationError {
@@ -87,15 +100,31 @@ export function createAuthenticator(config: AuthConfig, defaults: ClientLimits):
   const anonymous: Principal = { id: ANONYMOUS, limits: defaults, upstreamKey: null, expiresAt: null };
   switch (config.mode) {
     case 'none':
-      return { mode: 'none', authenticate: () => Promise.resolve(anonymous) };
+      return { mode: 'none', authenticate: () => Promise.resolve(anonymous), refresh: (principal) => principal };
 
     case 'api-key': {
-      const clients = config.clients.map((entry) => ({
-        digest: entry.keySha256,
-        principal: { id: entry.id, limits: mergeLimits(defaults, entry.limits), upstreamKey: null, expiresAt: null } satisfies Principal,
-      }));
+      /** The key digest behind each principal this authenticator made, for `refresh`. */
+      const digests = new WeakMap<Principal, Buffer>();
+      const build = (entries: ClientKeyEntry[]) =>
+        entries.map((entry) => {
+          const principal: Principal = { id: entry.id, limits: mergeLimits(defaults, entry.limits), upstreamKey: null, expiresAt: null };
+          digests.set(principal, entry.keySha256);
+          return { digest: entry.keySha256, principal };
+        });
+      let clients = build(config.clients);
       return {
         mode: 'api-key',
+        reload: () => {
+          const keys = loadClientKeys(config.file);
+          if (!keys.ok) return { ok: false, problems: keys.problems };
+          clients = build(keys.clients);
+          return { ok: true, clients: clients.length };
+        },
+        refresh: (principal) => {
+          const digest = digests.get(principal);
+          if (digest === undefined) return null;
+          return clients.find((client) => client.principal.id === principal.id && client.digest.equals(digest))?.principal ?? null;
+        },
         authenticate: (authorization) => {
           if (!authorization) return Promise.resolve(refuse(MISSING));
           const token = bearerToken(authorization);
@@ -124,6 +153,7 @@ export function createAuthenticator(config: AuthConfig, defaults: ClientLimits):
       };
       return {
         mode: 'jwt',
+        refresh: (principal) => principal,
         authenticate: async (authorization) => {
           if (!authorization) return refuse(MISSING);
           const token = bearerToken(authorization);
@@ -157,6 +187,7 @@ export function createAuthenticator(config: AuthConfig, defaults: ClientLimits):
     case 'forward':
       return {
         mode: 'forward',
+        refresh: (principal) => principal,
         authenticate: (authorization) => {
           if (!authorization) return Promise.resolve(refuse(MISSING));
           const token = bearerToken(authorization);

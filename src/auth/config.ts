@@ -108,7 +108,7 @@ export function readSecurityConfig(env: Env, problems: string[]): SecurityConfig
       problems.push('AUTH_MODE=api-key needs CLIENT_KEYS_FILE (a JSON file of client ids and key hashes; see README)');
     } else {
       const keys = loadClientKeys(env.CLIENT_KEYS_FILE);
-      if (keys.ok) auth = { mode, clients: keys.clients };
+      if (keys.ok) auth = { mode, clients: keys.clients, file: env.CLIENT_KEYS_FILE };
       else problems.push(...keys.problems);
     }
   }

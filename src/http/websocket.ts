@@ -68,6 +68,12 @@ export interface GraphQLWebSocket {
   readonly connections: number;
   /** Closes every connection with 1001 (going away) and stops accepting new ones. */
   close(): Promise<void>;
+  /**
+   * After the credentials changed (CLIENT_KEYS_FILE reloaded): each connection's client becomes
+   * `refresh(client)`, or the connection is closed with 4403 when that is null (its key was
+   * removed or replaced). Returns how many were closed.
+   */
+  refreshPrincipals(refresh: (principal: Principal) => Principal | null): number;
 }
 
 export interface WebSocketLimits {
@@ -334,6 +340,21 @@ export function attachGraphQLWebSocket(
     server,
     get connections() {
       return server.clients.size;
+    },
+    refreshPrincipals: (refresh) => {
+      let closed = 0;
+      for (const socket of server.clients) {
+        const principal = principals.get(socket);
+        if (!principal) continue;
+        const current = refresh(principal);
+        if (current) {
+          principals.set(socket, current);
+        } else {
+          closed += 1;
+          socket.close(WS_FORBIDDEN, 'Forbidden: the credential was revoked');
+        }
+      }
+      return closed;
     },
     close: async () => {
       clearInterval(keepAlive);

@@ -293,6 +293,58 @@ describe('AUTH_MODE=api-key', () => {
   });
 });
 
+describe('CLIENT_KEYS_FILE reload (SIGHUP, app.reloadClientKeys)', () => {
+  it('adds keys at once, refuses a removed one and closes its graphql-ws connection (4403), applies new limits to open connections, and ignores a broken file', async () => {
+    const mock = await startMock();
+    const path = writeKeysFile([
+      { id: 'client-1', keySha256: sha256Hex(KEY_1) },
+      { id: 'client-2', keySha256: sha256Hex(KEY_2) },
+    ]);
+    const service = await start(mock, { AUTH_MODE: 'api-key', CLIENT_KEYS_FILE: path });
+    const first = createWatchedWsClient(service, { authorization: `Bearer ${KEY_1}` }, { lazy: false });
+    const second = createWatchedWsClient(service, { authorization: `Bearer ${KEY_2}` }, { lazy: false });
+    await Promise.all([first.nextAck(), second.nextAck()]);
+
+    // client-1 removed, client-2 kept with a limit, client-3 added.
+    const KEY_3 = `cq3_${randomBytes(20).toString('hex')}`;
+    secrets.push(KEY_3);
+    writeFileSync(
+      path,
+      JSON.stringify({
+        clients: [
+          { id: 'client-2', keySha256: sha256Hex(KEY_2), limits: { requestsPerMinute: 5 } },
+          { id: 'client-3', keySha256: sha256Hex(KEY_3) },
+        ],
+      }),
+    );
+    expect(service.app.reloadClientKeys()).toEqual({ ok: true, clients: 2 });
+    const close = await first.nextClose();
+    received.push(close.reason);
+    expect(close).toEqual({ code: 4403, reason: 'Forbidden: the credential was revoked' });
+    expectAuthenticationError((await ask(service, 'HTTP', input(), `Bearer ${KEY_1}`)).outcome, /not valid/);
+    expect((await ask(service, 'HTTP', input(), `Bearer ${KEY_3}`)).outcome.__typename).toBe('ChatCompletion');
+    // The open connection of client-2 stays, now under its new limit.
+    const onSecond = subscribeWs(second.client, ViewerQuery, {});
+    await onSecond.done;
+    received.push(JSON.stringify(onSecond.events));
+    expect(onSecond.events[0]?.viewer).toMatchObject({ clientId: 'client-2', limits: { requestsPerMinute: { limit: 5 } } });
+    expect(second.closes).toEqual([]);
+    expect(service.logs).toContainEqual(expect.objectContaining({ msg: 'CLIENT_KEYS_FILE reloaded', clients: 2, closedConnections: 1 }));
+
+    // A broken file changes nothing.
+    writeFileSync(path, '{ "clients": [');
+    const refused = service.app.reloadClientKeys();
+    expect(refused).toMatchObject({ ok: false, problems: [expect.stringMatching(/not valid JSON/)] });
+    expect((await ask(service, 'HTTP', input(), `Bearer ${KEY_3}`)).outcome.__typename).toBe('ChatCompletion');
+    expect(service.logs.some((line) => line.level === 50 && String(line.msg).startsWith('CLIENT_KEYS_FILE not reloaded'))).toBe(true);
+  });
+
+  it('has nothing to reload in other modes', async () => {
+    const service = await start(await startMock(), {});
+    expect(service.app.reloadClientKeys()).toBeNull();
+  });
+});
+
 describe('AUTH_MODE=jwt with JWT_SECRET', () => {
   let mock: MockUpstream;
   let service: TestService;

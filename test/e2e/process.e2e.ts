@@ -2,11 +2,17 @@
  * The real process, as `npm start` runs it: configuration checked at start-up, the embedded mock
  * upstream when nothing is configured, and an orderly exit on SIGTERM.
  */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 
 import { createWsClient, postGraphQL, subscribeWs } from '../utils/clients.js';
 import { ChatCompletionMutation, ChatCompletionStreamSubscription } from '../utils/operations.js';
 import { ready, run } from '../utils/process.js';
+import { until } from '../utils/servers.js';
 
 describe('start-up configuration', () => {
   it('reports every configuration problem, one line each, and exits 1', async () => {
@@ -31,6 +37,21 @@ describe('start-up configuration', () => {
     const running = run({ PORT: 'not-a-port', OPENAI_API_KEY: 'sk-live-secret-9876543210', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' });
     expect((await running.exit).code).toBe(1);
     expect(running.output()).not.toContain('sk-live-secret');
+  });
+
+  it('reads CLIENT_KEYS_FILE again on SIGHUP, and keeps running', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'chatql-sighup-')), 'clients.json');
+    const entry = (id: string) => ({ id, keySha256: createHash('sha256').update(`ck-${id}`).digest('hex') });
+    writeFileSync(path, JSON.stringify({ clients: [entry('one')] }));
+    const running = run({ PORT: '0', AUTH_MODE: 'api-key', CLIENT_KEYS_FILE: path, LOG_LEVEL: 'info' });
+    await ready(running);
+    writeFileSync(path, JSON.stringify({ clients: [entry('one'), entry('two')] }));
+    running.child.kill('SIGHUP');
+    await until(() => running.output().includes('CLIENT_KEYS_FILE reloaded'), 5000, 'the reload log line');
+    expect(running.output()).toMatch(/"clients":2,"closedConnections":0,"msg":"CLIENT_KEYS_FILE reloaded"/);
+    expect(running.child.exitCode).toBeNull();
+    running.child.kill('SIGTERM');
+    expect((await running.exit).code).toBe(0);
   });
 });
 

@@ -111,7 +111,7 @@ describe('authentication', () => {
 
   it('finds an api-key client by its key, and refuses others without echoing them', async () => {
     const auth = createAuthenticator(
-      { mode: 'api-key', clients: [{ id: 'c1', keySha256: Buffer.from(sha('key-one'), 'hex'), limits: { dailyTokens: 10 } }] },
+      { mode: 'api-key', clients: [{ id: 'c1', keySha256: Buffer.from(sha('key-one'), 'hex'), limits: { dailyTokens: 10 } }], file: 'unused.json' },
       { ...UNLIMITED, requestsPerMinute: 7 },
     );
     expect(await auth.authenticate('Bearer key-one')).toMatchObject({ id: 'c1', limits: { requestsPerMinute: 7, dailyTokens: 10 } });
