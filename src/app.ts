@@ -18,6 +18,7 @@ import { armorPlugins } from './http/armor.js';
 import { CSRF_MESSAGE, isSimpleContentType, isUntrustedRequest, useCsrfProtection } from './http/csrf.js';
 import { graphiqlOptions, renderGraphiQL } from './http/graphiql.js';
 import { isOriginAllowed } from './http/origins.js';
+import { SlowClientWatch } from './http/slow-clients.js';
 import { persistedDocumentsPlugins } from './http/persisted.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from './http/request-id.js';
 import { CHAT_PATH, createWebHandler, isChatPath } from './http/web.js';
@@ -241,35 +242,18 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
       if (!bodyWithinLimit(req, res, config.maxBodyBytes)) return;
     }
     if (req.headers.accept?.includes('text/event-stream')) {
-      eventStreams.set(res, 0);
-      res.once('close', () => eventStreams.delete(res));
+      // Dropping the connection aborts the stream and its upstream request.
+      const unwatch = slowClients.watch(req.socket, (stuck) => {
+        logger.warn(stuck, 'SSE client stopped reading: connection dropped (SLOW_CLIENT_TIMEOUT_MS)');
+        req.socket.destroy();
+      });
+      res.once('close', unwatch);
     }
     void yoga.requestListener(req, res);
   };
 
-  // SSE readers that stopped reading: Yoga waits for `drain` before it writes again, so the buffers
-  // stay bounded, but the stream and its upstream request would be held for as long as the client
-  // stays connected. A response that has needed a drain for SLOW_CLIENT_TIMEOUT_MS is dropped, which
-  // aborts both. Checked by one timer; nothing per event.
-  const eventStreams = new Map<ServerResponse, number>();
-  const slowClientCheck = setInterval(() => {
-    const now = performance.now();
-    for (const [res, stuckSince] of eventStreams) {
-      if (!res.writableNeedDrain) {
-        if (stuckSince !== 0) eventStreams.set(res, 0);
-      } else if (stuckSince === 0) {
-        eventStreams.set(res, now);
-      } else if (now - stuckSince >= config.slowClientTimeoutMs) {
-        logger.warn(
-          { bufferedBytes: res.writableLength, stuckMs: Math.round(now - stuckSince) },
-          'SSE client stopped reading: connection dropped (SLOW_CLIENT_TIMEOUT_MS)',
-        );
-        eventStreams.delete(res);
-        res.socket?.destroy();
-      }
-    }
-  }, Math.min(1000, Math.max(50, config.slowClientTimeoutMs / 4)));
-  slowClientCheck.unref();
+  // Clients that stopped reading, SSE and graphql-ws alike (see src/http/slow-clients.ts).
+  const slowClients = new SlowClientWatch(config.slowClientTimeoutMs);
 
   const server = createServer(handle);
   server.keepAliveTimeout = 5_000;
@@ -278,7 +262,7 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
     maxPayload: config.maxBodyBytes,
     connectionInitWaitTimeoutMs: config.wsConnectionInitTimeoutMs,
     maxOperations: config.wsMaxSubscriptions,
-    sendTimeoutMs: config.slowClientTimeoutMs,
+    slowClients,
     persistedDocuments: config.persistedDocuments,
     authenticate: (authorization) => authenticator.authenticate(authorization),
     keepAliveMs: options.wsKeepAliveMs ?? WS_KEEP_ALIVE_MS,
@@ -330,7 +314,7 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
         const { finished, aborted } = await operations.drain(graceMs);
         logger.info({ finished, aborted, ms: Math.round(performance.now() - started) }, 'operations drained');
         models.close();
-        clearInterval(slowClientCheck);
+        slowClients.close();
         await websocket.close();
         await redis?.close();
         await closeTargets(targets);

@@ -93,6 +93,14 @@ function integer(name: string, min: number, max: number, fallback: number) {
     });
 }
 
+/** The largest GraphQL Int. */
+const MAX_INT = 2_147_483_647;
+
+/** The -1 that `integer` gives an unset limit, as null (no limit). */
+function unlimitedIfUnset(value: number): number | null {
+  return value === -1 ? null : value;
+}
+
 const envSchema = z.object({
   PORT: integer('PORT', 0, 65535, 4000),
   HOST: z.string().default('127.0.0.1'),
@@ -112,6 +120,13 @@ const envSchema = z.object({
   SHUTDOWN_GRACE_MS: integer('SHUTDOWN_GRACE_MS', 0, 3_600_000, 10_000),
   MAX_BODY_BYTES: integer('MAX_BODY_BYTES', 1024, 1_073_741_824, 10 * 1024 * 1024),
   METRICS_PORT: integer('METRICS_PORT', 0, 65535, -1),
+  // Per-client default limits; unset (-1) is no limit. GraphQL's Int bounds them (`viewer`).
+  CLIENT_REQUESTS_PER_MINUTE: integer('CLIENT_REQUESTS_PER_MINUTE', 0, MAX_INT, -1),
+  CLIENT_TOKENS_PER_MINUTE: integer('CLIENT_TOKENS_PER_MINUTE', 0, MAX_INT, -1),
+  CLIENT_CONCURRENT_STREAMS: integer('CLIENT_CONCURRENT_STREAMS', 0, MAX_INT, -1),
+  CLIENT_DAILY_TOKENS: integer('CLIENT_DAILY_TOKENS', 0, MAX_INT, -1),
+  CLIENT_MAX_TOKENS: integer('CLIENT_MAX_TOKENS', 1, MAX_INT, -1),
+  CLIENT_MAX_CONNECTIONS: integer('CLIENT_MAX_CONNECTIONS', 1, MAX_INT, -1),
   CORS_ORIGINS: z
     .string()
     .optional()
@@ -207,7 +222,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
       wsMaxSubscriptions: vars.WS_MAX_SUBSCRIPTIONS,
       slowClientTimeoutMs: vars.SLOW_CLIENT_TIMEOUT_MS,
       persistedDocuments: vars.PERSISTED_DOCUMENTS,
-      security,
+      security: {
+        ...security,
+        defaultLimits: {
+          requestsPerMinute: unlimitedIfUnset(vars.CLIENT_REQUESTS_PER_MINUTE),
+          tokensPerMinute: unlimitedIfUnset(vars.CLIENT_TOKENS_PER_MINUTE),
+          concurrentStreams: unlimitedIfUnset(vars.CLIENT_CONCURRENT_STREAMS),
+          dailyTokens: unlimitedIfUnset(vars.CLIENT_DAILY_TOKENS),
+          maxTokens: unlimitedIfUnset(vars.CLIENT_MAX_TOKENS),
+          maxConnections: unlimitedIfUnset(vars.CLIENT_MAX_CONNECTIONS),
+          models: null,
+        },
+      },
       logLevel: vars.LOG_LEVEL,
       logPretty: vars.LOG_FORMAT === 'pretty',
       logContent: vars.LOG_CONTENT === 'true',

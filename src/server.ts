@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   }
 
   // OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is set (read by the exporter itself).
-  const tracing = tracingRequested(process.env) ? startTracing(process.env) : null;
+  const tracing = tracingRequested(process.env) ? await startTracing(process.env) : null;
   if (tracing) logger.info('exporting traces over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT)');
   const app = buildApp(config, logger, tracing ? { tracer: tracing.tracer } : {});
   let address: { url: string; port: number };

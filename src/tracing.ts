@@ -1,19 +1,17 @@
 /**
  * OpenTelemetry traces: a span per operation (`chat.completion`, `chat.completion.stream`) and a
- * span per upstream attempt (`chat.upstream`), with the model, the client, the request id, the
- * outcome and the token counts as attributes. Exported over OTLP/HTTP when
+ * span per upstream attempt (named by its call: `chat.completions`, `chat.completions.stream`,
+ * `models`), with the model, the client, the request id, the outcome and the token counts as
+ * attributes. Exported over OTLP/HTTP when
  * OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set; otherwise the API's
  * no-op tracer is used, whose spans cost a few object allocations per operation and nothing per
  * chunk. The W3C `traceparent` of the operation's span goes upstream, so a LiteLLM proxy that
- * traces joins the same trace.
+ * traces joins the same trace. The SDK and the exporter are loaded only when export is asked for
+ * (about 100 ms and 5 MB of heap at start-up otherwise).
  */
 import { createRequire } from 'node:module';
 
 import { propagation, type Tracer, trace } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 
 export const TRACER_NAME = 'chatql';
 
@@ -43,7 +41,14 @@ export function tracingRequested(env: NodeJS.ProcessEnv): boolean {
  * Starts OTLP export; the exporter reads the standard OTEL_EXPORTER_OTLP_* variables itself
  * (endpoint, headers, timeout), and the batch processor OTEL_BSP_SCHEDULE_DELAY.
  */
-export function startTracing(env: NodeJS.ProcessEnv = process.env): Tracing {
+export async function startTracing(env: NodeJS.ProcessEnv = process.env): Promise<Tracing> {
+  const [{ W3CTraceContextPropagator }, { OTLPTraceExporter }, { resourceFromAttributes }, { BatchSpanProcessor, TracerProvider }] =
+    await Promise.all([
+      import('@opentelemetry/core'),
+      import('@opentelemetry/exporter-trace-otlp-http'),
+      import('@opentelemetry/resources'),
+      import('@opentelemetry/sdk-trace'),
+    ]);
   const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME?.trim() || 'chatql', 'service.version': version }),

@@ -1,6 +1,6 @@
 /**
- * The security part of the configuration: AUTH_MODE and its credentials, the CLIENT_* default
- * limits, ALLOWED_MODELS and REDIS_URL. Read with the rest of the configuration at start-up;
+ * The security part of the configuration: AUTH_MODE and its credentials, ALLOWED_MODELS and
+ * REDIS_URL (the CLIENT_* default limits are numbers, read with the others in config.ts). Read with the rest of the configuration at start-up;
  * every problem is one line.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
@@ -8,6 +8,9 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { AuthConfig, JwtKeyConfig } from './authenticate.js';
 import { loadClientKeys } from './keys-file.js';
 import { AUTH_MODES, type AuthMode, type ClientLimits } from './principal.js';
+
+/** What `readSecurityConfig` reads; the CLIENT_* limits are read with the other numbers in config.ts. */
+export type SecuritySettings = Omit<SecurityConfig, 'defaultLimits'>;
 
 export interface SecurityConfig {
   auth: AuthConfig;
@@ -25,17 +28,6 @@ type Env = Record<string, string | undefined>;
 
 /** HS256 keys shorter than the hash add no strength and are guessable offline. */
 const MIN_SECRET_BYTES = 32;
-
-function limit(env: Env, name: string, problems: string[], min = 0): number | null {
-  const raw = env[name];
-  if (raw === undefined) return null;
-  const value = Number(raw);
-  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(value) || value < min) {
-    problems.push(`${name} must be a whole number of at least ${min} (got "${raw}"); leave it unset for no limit`);
-    return null;
-  }
-  return value;
-}
 
 function list(raw: string | undefined): string[] | null {
   if (raw === undefined) return null;
@@ -87,7 +79,7 @@ function jwtKey(env: Env, problems: string[]): JwtKeyConfig | null {
 }
 
 /** Reads the security settings from `env` (empty values already removed); pushes problems. */
-export function readSecurityConfig(env: Env, problems: string[]): SecurityConfig | null {
+export function readSecurityConfig(env: Env, problems: string[]): SecuritySettings | null {
   const before = problems.length;
   const rawMode = env.AUTH_MODE?.trim();
   let mode: AuthMode = 'none';
@@ -125,15 +117,6 @@ export function readSecurityConfig(env: Env, problems: string[]): SecurityConfig
     problems.push(`CLIENT_KEYS_FILE is set but AUTH_MODE is ${mode}, not api-key`);
   }
 
-  const defaultLimits: ClientLimits = {
-    requestsPerMinute: limit(env, 'CLIENT_REQUESTS_PER_MINUTE', problems),
-    tokensPerMinute: limit(env, 'CLIENT_TOKENS_PER_MINUTE', problems),
-    concurrentStreams: limit(env, 'CLIENT_CONCURRENT_STREAMS', problems),
-    dailyTokens: limit(env, 'CLIENT_DAILY_TOKENS', problems),
-    maxTokens: limit(env, 'CLIENT_MAX_TOKENS', problems, 1),
-    maxConnections: limit(env, 'CLIENT_MAX_CONNECTIONS', problems, 1),
-    models: null,
-  };
   const allowedModels = list(env.ALLOWED_MODELS);
   if (allowedModels !== null && allowedModels.length === 0) problems.push('ALLOWED_MODELS must name at least one model (or be unset)');
 
@@ -143,5 +126,5 @@ export function readSecurityConfig(env: Env, problems: string[]): SecurityConfig
   }
 
   if (problems.length > before || auth === null) return null;
-  return { auth, authModeExplicit: rawMode !== undefined, defaultLimits, allowedModels, redisUrl };
+  return { auth, authModeExplicit: rawMode !== undefined, allowedModels, redisUrl };
 }

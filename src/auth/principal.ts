@@ -56,7 +56,8 @@ export const ANONYMOUS = 'anonymous';
 /** Client ids travel upstream as `user` and into logs and metric labels: keep them plain. */
 export const CLIENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 
-const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** Up to GraphQL's largest Int, since `viewer` reports the limits. */
+const count = z.number().int().min(0).max(2_147_483_647);
 
 /** A client's own limits, as written in CLIENT_KEYS_FILE or a JWT's `chatql` claim; all optional. */
 export const clientLimitsSchema = z

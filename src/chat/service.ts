@@ -50,8 +50,6 @@ export interface ChatServiceDeps extends CallContext {
   logContent?: boolean;
 }
 
-/** Client ids as bounded metric labels. */
-const noClientLabels = (clientId: string | null) => clientId ?? 'unauthenticated';
 
 /** What the transport knows of one operation. */
 export interface OperationCall {
@@ -113,20 +111,6 @@ function forTarget<T extends { model: string }>(body: T, target: UpstreamTarget)
   return target.model === undefined ? body : { ...body, model: target.model };
 }
 
-/** A report for an operation starting now; its outcome is filled in when it ends. */
-function startReport(operation: OperationReport['operation'], input: ChatCompletionInputShape, call: OperationCall, tracer: Tracer): OperationReport {
-  const clientId = call.principal instanceof AuthenticationError ? null : call.principal.id;
-  const span = tracer.startSpan(operation === 'chatCompletion' ? 'chat.completion' : 'chat.completion.stream', {
-    attributes: {
-      'gen_ai.operation.name': 'chat',
-      'gen_ai.request.model': input.model,
-      'chatql.request_id': call.requestId,
-      ...(clientId === null ? {} : { 'chatql.client_id': clientId }),
-    },
-  });
-  return { operation, requestId: call.requestId, clientId, model: input.model, startedAt: performance.now(), retries: 0, outcome: 'ChatCompletion', span };
-}
-
 /** LOG_CONTENT: the longest string kept whole in a log line (a data: URI image is megabytes). */
 const MAX_LOGGED_STRING = 4096;
 
@@ -146,16 +130,35 @@ function clipStrings(value: unknown): unknown {
 const SPAN_OK_OUTCOMES = new Set(['ChatCompletion', 'cancelled']);
 
 export class ChatService {
-  private readonly clientLabel: (clientId: string | null) => string;
+  /** Client ids as bounded metric labels. */
+  private readonly clientLabel = clientLabels();
   private readonly tracer: Tracer;
 
   constructor(private readonly deps: ChatServiceDeps) {
-    this.clientLabel = deps.metrics ? clientLabels() : noClientLabels;
     this.tracer = deps.tracer ?? noopTracer();
   }
 
+  /** A report for an operation starting now, with its span; its outcome is filled in when it ends. */
   private startReport(operation: OperationReport['operation'], input: ChatCompletionInputShape, call: OperationCall): OperationReport {
-    const report = startReport(operation, input, call, this.tracer);
+    const clientId = call.principal instanceof AuthenticationError ? null : call.principal.id;
+    const span = this.tracer.startSpan(operation === 'chatCompletion' ? 'chat.completion' : 'chat.completion.stream', {
+      attributes: {
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.request.model': input.model,
+        'chatql.request_id': call.requestId,
+        ...(clientId === null ? {} : { 'chatql.client_id': clientId }),
+      },
+    });
+    const report: OperationReport = {
+      operation,
+      requestId: call.requestId,
+      clientId,
+      model: input.model,
+      startedAt: performance.now(),
+      retries: 0,
+      outcome: 'ChatCompletion',
+      span,
+    };
     if (this.deps.logContent) report.messages = clipStrings(input.messages) as ChatCompletionInputShape['messages'];
     return report;
   }

@@ -17,9 +17,8 @@
  * Slow readers: graphql-ws awaits each send's callback before it pulls the next event, so a client
  * that stops reading leaves at most one message per operation in the service's buffers (the kernel's
  * socket buffers take the rest), but it holds its operations, and their upstream requests, for as
- * long as it stays connected. A socket with sends waiting and none completed for `sendTimeoutMs` is
- * terminated: a close frame would queue behind the stuck bytes, so dropping the TCP connection is the
- * only close that works (the client sees 1006); the socket's `close` aborts its operations.
+ * long as it stays connected: `slowClients` (src/http/slow-clients.ts) terminates a socket that has
+ * flushed nothing for SLOW_CLIENT_TIMEOUT_MS with bytes waiting.
  *
  * Trusted documents: with `persistedDocuments` set, a subscribe message runs only a listed document,
  * named by `documentId` (or Apollo's `extensions.persistedQuery`) next to an empty `query`; anything
@@ -37,6 +36,7 @@ import type { Principal } from '../auth/principal.js';
 import { AuthenticationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { isOriginAllowed } from './origins.js';
+import type { SlowClientWatch } from './slow-clients.js';
 import { type PersistedDocuments, resolveOperation } from './persisted.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from './request-id.js';
 
@@ -87,8 +87,8 @@ export interface WebSocketLimits {
   maxOperations: number;
   /** Interval of the server's pings; a socket that missed the previous pong is terminated. */
   keepAliveMs: number;
-  /** How long a socket may have sends waiting with none completing before it is terminated. */
-  sendTimeoutMs: number;
+  /** Drops a client that stopped reading (SLOW_CLIENT_TIMEOUT_MS), shared with SSE. */
+  slowClients: SlowClientWatch;
   /** Trusted documents (PERSISTED_DOCUMENTS): when set, only these run, by id; null: any document. */
   persistedDocuments: PersistedDocuments | null;
   /** Authenticates `connectionParams.authorization` at `connection_init`. */
@@ -151,29 +151,13 @@ export function attachGraphQLWebSocket(
   }, limits.keepAliveMs);
   keepAlive.unref();
 
-  // Stuck sends: per message, a counter and (when a send completes) a timestamp; one timer checks.
-  const sends = new WeakMap<WebSocket, { pending: number; since: number }>();
-  const sendCheck = setInterval(() => {
-    const now = performance.now();
-    for (const socket of server.clients) {
-      const state = sends.get(socket);
-      if (!state || state.pending === 0 || now - state.since < limits.sendTimeoutMs) continue;
-      logger.warn(
-        { pendingSends: state.pending, bufferedBytes: socket.bufferedAmount, stuckMs: Math.round(now - state.since) },
-        'WebSocket client stopped reading: connection terminated (SLOW_CLIENT_TIMEOUT_MS)',
-      );
-      socket.terminate();
-    }
-  }, Math.min(1000, Math.max(50, limits.sendTimeoutMs / 4)));
-  sendCheck.unref();
-
   const abort = (socket: WebSocket, id: string) => {
     const byId = operations.get(socket);
     byId?.get(id)?.abort();
     byId?.delete(id);
   };
 
-  server.on('connection', (socket) => {
+  server.on('connection', (socket, request) => {
     // A frame over maxPayload: ws closes the socket with 1009 itself and emits an error, which
     // graphql-ws would print to stderr with its stack as an "internal error". It is the client's.
     const emit = socket.emit.bind(socket);
@@ -187,23 +171,12 @@ export function attachGraphQLWebSocket(
     const byId = new Map<string, AbortController>();
     operations.set(socket, byId);
     alive.add(socket);
-    const sending = { pending: 0, since: 0 };
-    sends.set(socket, sending);
-    const send = socket.send.bind(socket) as (data: unknown, options: object, callback: (error?: Error) => void) => void;
-    socket.send = ((data: unknown, options?: object | ((error?: Error) => void), callback?: (error?: Error) => void) => {
-      const done = typeof options === 'function' ? options : callback;
-      if (sending.pending++ === 0) sending.since = performance.now();
-      try {
-        send(data, typeof options === 'object' ? options : {}, (error) => {
-          sending.pending -= 1;
-          sending.since = performance.now();
-          done?.(error);
-        });
-      } catch (error) {
-        sending.pending -= 1;
-        throw error;
-      }
-    }) as WebSocket['send'];
+    // A client that stopped reading: a close frame would queue behind the stuck bytes, so the TCP
+    // connection is dropped (the client sees 1006); the socket's `close` aborts its operations.
+    const unwatch = limits.slowClients.watch(request.socket, (stuck) => {
+      logger.warn(stuck, 'WebSocket client stopped reading: connection terminated (SLOW_CLIENT_TIMEOUT_MS)');
+      socket.terminate();
+    });
     socket.on('pong', () => alive.add(socket));
     socket.on('message', (data, isBinary) => {
       // Client messages are few (init, subscribe, complete, ping), so peeking at them costs nothing
@@ -219,6 +192,7 @@ export function attachGraphQLWebSocket(
       }
     });
     socket.once('close', () => {
+      unwatch();
       for (const controller of byId.values()) controller.abort();
       byId.clear();
     });
@@ -358,7 +332,6 @@ export function attachGraphQLWebSocket(
     },
     close: async () => {
       clearInterval(keepAlive);
-      clearInterval(sendCheck);
       // Operations have ended by now (the tracker drained them), but graphql-ws sends each `complete`
       // only after the operation's iterator has returned: let those go out before the close frame.
       const deadline = performance.now() + 1000;

@@ -60,20 +60,10 @@ export class ModelsService {
     const id = createHash('sha256').update(apiKey).digest('base64');
     const cached = this.byKey.get(id);
     if (cached && cached.expiresAt > performance.now()) return cached.models;
-    const signal = this.stopping.signal;
-    try {
-      // An upstream may quote the client's key in its refusal: redact it too.
-      const context = { ...this.deps, redact: redactingAlso(this.deps.redact, apiKey) };
-      const page = await callWithRetry(context, 'models', signal, () =>
-        this.deps.client.models.list({ signal, headers: { authorization: `Bearer ${apiKey}` } }),
-      );
-      const models = (page.data as unknown as WireModel[]).filter((model) => typeof model?.id === 'string');
-      if (this.byKey.size >= MAX_CACHED_KEYS) this.byKey.delete(this.byKey.keys().next().value!);
-      this.byKey.set(id, { models, expiresAt: performance.now() + this.deps.cacheMs });
-      return models;
-    } catch (error) {
-      throw this.mapFailure(error);
-    }
+    const models = await this.request(apiKey);
+    if (this.byKey.size >= MAX_CACHED_KEYS) this.byKey.delete(this.byKey.keys().next().value!);
+    this.byKey.set(id, { models, expiresAt: performance.now() + this.deps.cacheMs });
+    return models;
   }
 
   /** Aborts a call in flight (at shutdown). */
@@ -83,17 +73,27 @@ export class ModelsService {
 
   private async fetch(): Promise<WireModel[]> {
     try {
-      const page = await callWithRetry(this.deps, 'models', this.stopping.signal, () =>
-        this.deps.client.models.list({ signal: this.stopping.signal }),
-      );
-      const models = (page.data as unknown as WireModel[]).filter((model) => typeof model?.id === 'string');
+      const models = await this.request(null);
       this.record(null);
       this.cached = { models, expiresAt: performance.now() + this.deps.cacheMs };
       return models;
     } catch (error) {
-      const mapped = this.mapFailure(error);
-      this.record(mapped);
-      throw mapped;
+      this.record(error as DomainError);
+      throw error;
+    }
+  }
+
+  /** One `GET /models`, with the server's key or `apiKey`. Throws a mapped `DomainError`. */
+  private async request(apiKey: string | null): Promise<WireModel[]> {
+    const signal = this.stopping.signal;
+    // An upstream may quote a client's key in its refusal: redact it too.
+    const context = apiKey === null ? this.deps : { ...this.deps, redact: redactingAlso(this.deps.redact, apiKey) };
+    const options = apiKey === null ? { signal } : { signal, headers: { authorization: `Bearer ${apiKey}` } };
+    try {
+      const page = await callWithRetry(context, 'models', signal, () => this.deps.client.models.list(options));
+      return (page.data as unknown as WireModel[]).filter((model) => typeof model?.id === 'string');
+    } catch (error) {
+      throw this.mapFailure(error);
     }
   }
 

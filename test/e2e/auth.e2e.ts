@@ -5,12 +5,10 @@
  * upstream, what key the upstream sees, graphql-ws refusals and expiry (close 4403), connections
  * per client (close 4429), and that no key or token ever shows in a response or a log line.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, UnsecuredJWT, type JWTPayload } from 'jose';
 import { createClient } from 'graphql-ws';
@@ -27,6 +25,8 @@ import type {
   ViewerQuery as ViewerQueryResult,
 } from '../gql/graphql.js';
 import { createWatchedWsClient, postGraphQL, subscribeSse, subscribeWs, type WsClose } from '../utils/clients.js';
+import { chatCalls, startWarmService } from '../utils/answers.js';
+import { sha256Hex, writeKeysFile } from '../utils/keys.js';
 import { ChatCompletionMutation, ChatCompletionStreamSubscription, ModelsQuery, ViewerQuery } from '../utils/operations.js';
 import { dispose, startMock, startService, type TestService, until } from '../utils/servers.js';
 
@@ -54,35 +54,13 @@ type Outcome = ChatCompletionMutationResult['chatCompletion'] | StreamEvent;
 type ViewerResult = ViewerQueryResult['viewer'];
 type Viewer = Extract<ViewerResult, { __typename: 'Viewer' }>;
 
-function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
-
-/** Writes a CLIENT_KEYS_FILE in a fresh temporary directory and returns its path. */
-function writeKeysFile(clients: unknown[]): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'chatql-auth-')), 'clients.json');
-  writeFileSync(path, JSON.stringify({ clients }));
-  return path;
-}
-
 function input(extra: Partial<ChatCompletionInput> = {}, model = 'chatql-mock'): ChatCompletionInput {
   return { model, messages: [{ user: { content: 'Hello there' } }], ...extra };
 }
 
-function chatCalls(mock: MockUpstream) {
-  return mock.requests.filter((request) => request.path === '/v1/chat/completions');
-}
-
 async function start(mock: MockUpstream, env: Record<string, string>): Promise<TestService> {
-  const warmups = mock.requests.filter((request) => request.path === '/v1/models').length;
-  const service = await startService(mock, env);
+  const service = await startWarmService(mock, env);
   services.push(service);
-  // The models warm-up must not land inside a test's count of upstream requests.
-  await until(
-    () => mock.requests.filter((request) => request.path === '/v1/models' && request.closedAt !== undefined).length > warmups,
-    5000,
-    'the models warm-up',
-  );
   return service;
 }
 

@@ -343,6 +343,9 @@ describe('mid-stream failures: chunks, then exactly one error event, then comple
       expect(answer.raw).not.toContain('"__typename":"ChatCompletion"');
       // A stream that has sent a chunk is never retried.
       expect(chatCalls(mock)).toHaveLength(1);
+      // Afterwards: the upstream request closed, and the service answers a normal request.
+      await until(() => mock.openRequests() === 0, 5000, 'the upstream request to be closed');
+      expect((await ask(service, 'mutation', input())).outcome.__typename, 'the service still answers').toBe('ChatCompletion');
     });
   });
 

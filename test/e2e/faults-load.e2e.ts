@@ -23,7 +23,9 @@ import { WebSocket } from 'ws';
 
 import type { MockUpstream, RecordedRequest } from '../../src/mock-upstream/server.js';
 import type { ChatCompletionInput } from '../gql/graphql.js';
+import { sseEvents } from '../utils/clients.js';
 import { ChatCompletionMutation, ChatCompletionStreamSubscription } from '../utils/operations.js';
+import { metric } from '../utils/metrics.js';
 import { ready, run } from '../utils/process.js';
 import { dispose, startMock, startService, type TestService, until } from '../utils/servers.js';
 
@@ -59,11 +61,11 @@ async function settledHeap(): Promise<number> {
 
 const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
 
-async function metric(service: TestService, name: string): Promise<number> {
-  const text = await (await fetch(`${service.url}/metrics`)).text();
-  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name} `));
-  if (line === undefined) throw new Error(`${name} is not in /metrics`);
-  return Number(line.slice(name.length + 1));
+/** A sample of /metrics that must be there. */
+async function gauge(service: TestService, name: string): Promise<number> {
+  const value = await metric(service, name);
+  if (value === undefined) throw new Error(`${name} is not in /metrics`);
+  return value;
 }
 
 // ---------- clients ----------
@@ -158,28 +160,12 @@ function subscribeSse(service: TestService, chatInput: ChatCompletionInput): Str
       body: JSON.stringify({ query: STREAM_QUERY, variables: { input: chatInput } }),
       signal: controller.signal,
     });
-    if (!response.ok || !response.body) throw new Error(`SSE request failed with ${response.status}`);
-    const decoder = new TextDecoder();
-    let buffer = '';
-    const reader = response.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const frame = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const event = /^event: (.*)$/m.exec(frame)?.[1];
-        if (event === 'complete') {
-          stream.completed = true;
-          return;
-        }
-        if (event === 'next') {
-          const data = frame.split('\n').filter((line) => line.startsWith('data:')).map((line) => line.slice(5)).join('\n');
-          record(stream, JSON.parse(data));
-        }
+    for await (const { event, data } of sseEvents(response)) {
+      if (event === 'complete') {
+        stream.completed = true;
+        return;
       }
+      if (event === 'next') record(stream, JSON.parse(data));
     }
     throw new Error('the SSE response ended without `event: complete`');
   })()
@@ -197,7 +183,7 @@ describe('1,000 live subscriptions dropped abruptly by their clients', () => {
     // 1 word a second: every stream is live (chunks flowing) for the whole test, at ~1,000 chunks/s in all.
     const mock = await startMock({ wordDelayMs: 1000 });
     const service = await startService(mock, { LOG_LEVEL: 'warn' });
-    const wsConnections = await metric(service, 'chatql_websocket_connections');
+    const wsConnections = await gauge(service, 'chatql_websocket_connections');
 
     /** Opens `ws` graphql-ws subscriptions on `connections` sockets and `sse` SSE ones, waits until all are live upstream, drops them all. */
     const round = async (name: string, connections: number, ws: number, sse: number) => {
@@ -214,7 +200,7 @@ describe('1,000 live subscriptions dropped abruptly by their clients', () => {
       );
       const requests = chatRequests(mock, from);
       expect(requests.filter((request) => request.closedAt !== undefined).length, `${name}: upstream requests closed before the drop`).toBe(0);
-      expect(await metric(service, 'chatql_websocket_connections'), `${name}: WebSocket connections while live`).toBe(wsConnections + connections);
+      expect(await gauge(service, 'chatql_websocket_connections'), `${name}: WebSocket connections while live`).toBe(wsConnections + connections);
 
       const droppedAt = performance.now();
       for (const socket of sockets) socket.socket.terminate();
@@ -229,7 +215,7 @@ describe('1,000 live subscriptions dropped abruptly by their clients', () => {
       await until(() => mock.openRequests() === 0, 10_000, `${name}: no open upstream request`);
       let wsLeft = -1;
       const deadline = performance.now() + 10_000;
-      while ((wsLeft = await metric(service, 'chatql_websocket_connections')) !== wsConnections && performance.now() < deadline) await sleep(50);
+      while ((wsLeft = await gauge(service, 'chatql_websocket_connections')) !== wsConnections && performance.now() < deadline) await sleep(50);
       expect(wsLeft, `${name}: WebSocket connections back to the baseline ${wsConnections}`).toBe(wsConnections);
       await Promise.all([...wsStreams, ...sseStreams].map((stream) => stream.done));
       const live = [...wsStreams, ...sseStreams].filter((stream) => stream.events > 0).length;
@@ -405,17 +391,17 @@ describe('a client too slow to read', () => {
     slow.socket.resume();
     await Promise.race([stuck.done, sleep(5000)]);
     const cut = service.logs.find((line) => String(line.msg).includes('stopped reading')) as
-      | { time: number; bufferedBytes?: number; pendingSends?: number; stuckMs?: number }
+      | { time: number; bufferedBytes?: number; stuckMs?: number }
       | undefined;
     const cutAt = cut ? cut.time - (Date.now() - performance.now()) : Infinity;
     const afterCutMs = (upstream.closedAt ?? Infinity) - cutAt;
     const heapGrowth = Math.max(...heapSamples) - heapStuck;
     const othersWhole = others.filter((one) => one.completed && one.terminal?.__typename === 'ChatCompletion').length;
     const summary =
-      `terminated after its sends were stuck ${cut?.stuckMs} ms (SLOW_CLIENT_TIMEOUT_MS ${sendTimeoutMs}), upstream closed ${afterCutMs.toFixed(0)} ms later ` +
+      `terminated after it flushed nothing for ${cut?.stuckMs} ms (SLOW_CLIENT_TIMEOUT_MS ${sendTimeoutMs}), upstream closed ${afterCutMs.toFixed(0)} ms later ` +
       `and ${closedMs.toFixed(0)} ms after the client's last event (${eventsBeforeCut} events), ` +
-      `the slow client's socket closed with ${slow.closeCode}, service buffer for it ${cut?.bufferedBytes} bytes ` +
-      `(${cut?.pendingSends} sends waiting), heap growth while stuck ${mb(heapGrowth)} MB, other client's streams whole ${othersWhole}/${others.length}`;
+      `the slow client's socket closed with ${slow.closeCode}, service buffer for it ${cut?.bufferedBytes} bytes, ` +
+      `heap growth while stuck ${mb(heapGrowth)} MB, other client's streams whole ${othersWhole}/${others.length}`;
     console.log(`[faults-load] slow graphql-ws reader: ${summary}`);
     expect(upstream.aborted, `the upstream request was aborted (${summary})`).toBe(true);
     expect(cut?.stuckMs, `cut once SLOW_CLIENT_TIMEOUT_MS had passed (${summary})`).toBeGreaterThanOrEqual(sendTimeoutMs);
@@ -431,7 +417,7 @@ describe('a client too slow to read', () => {
     await until(() => service.app.operations.size === 0 && mock.openRequests() === 0, 5000, 'nothing left running');
   }, 30_000);
 
-  it('SSE: backpressure bounds the buffers (heap growth < 30 MB); a client that stopped reading is dropped after SLOW_CLIENT_TIMEOUT_MS 2000 of a response waiting for drain (< 8 s after it stops reading), which aborts the upstream', async () => {
+  it('SSE: backpressure bounds the buffers (heap growth < 30 MB); a client that stopped reading is dropped after SLOW_CLIENT_TIMEOUT_MS 2000 of flushing nothing (< 8 s after it stops reading), which aborts the upstream', async () => {
     const mock = await startMock(mockOptions);
     const service = await startService(mock, { LOG_LEVEL: 'warn', SLOW_CLIENT_TIMEOUT_MS: '2000' });
     const from = mock.requests.length;
@@ -462,8 +448,8 @@ describe('a client too slow to read', () => {
       heapSamples.push(process.memoryUsage().heapUsed);
     }
     const heapPeak = Math.max(...heapSamples) - heapStuck;
-    // The client stays connected and silent: the service drops it once its response has waited for
-    // a drain for SLOW_CLIENT_TIMEOUT_MS.
+    // The client stays connected and silent: the service drops it once its socket has flushed
+    // nothing for SLOW_CLIENT_TIMEOUT_MS.
     await Promise.race([upstream.closed, sleep(10_000)]);
     const closedMs = (upstream.closedAt ?? Infinity) - pausedAt;
     const summary =
@@ -473,7 +459,7 @@ describe('a client too slow to read', () => {
     expect(heapPeak, `heap growth under 30 MB while stuck (${summary})`).toBeLessThan(30 * 1024 * 1024);
     expect(upstream.aborted, summary).toBe(true);
     expect(closedMs, `dropped no sooner than SLOW_CLIENT_TIMEOUT_MS (${summary})`).toBeGreaterThan(2000);
-    // The kernel's socket buffers take a few MB before the service's response needs a drain.
+    // The kernel's socket buffers take a few MB before bytes start waiting in the service.
     expect(closedMs, `dropped within SLOW_CLIENT_TIMEOUT_MS + 6 s of the client stopping (${summary})`).toBeLessThan(8000);
     expect(service.rawLogs.some((line) => line.includes('SSE client stopped reading')), summary).toBe(true);
     await until(() => service.app.operations.size === 0, 5000, 'no running operation');

@@ -21,6 +21,7 @@ import type { ChatCompletionInput } from '../gql/graphql.js';
 import { createWsClient, subscribeWs } from '../utils/clients.js';
 import { ChatCompletionStreamSubscription } from '../utils/operations.js';
 import { ALL_TRANSPORTS, ask, chatCalls, type Chunk, expectError, startWarmService, SUBSCRIPTION_TRANSPORTS as STREAMS } from '../utils/answers.js';
+import { metric } from '../utils/metrics.js';
 import { refusedPort, startMock, startService, type TestService, until } from '../utils/servers.js';
 
 function input(model = 'chatql-mock', content = 'Hello there'): ChatCompletionInput {
@@ -180,12 +181,6 @@ describe('a DNS failure (a name under .invalid)', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-/** The value of one sample line of /metrics, e.g. `name{a="b"} 3`; undefined when absent. */
-async function metric(service: TestService, series: string): Promise<number | undefined> {
-  const text = await (await fetch(`${service.url}/metrics`)).text();
-  const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 interface BreakerJson {
   state: string;

@@ -17,6 +17,7 @@ import type { MockUpstream } from '../../src/mock-upstream/server.js';
 import type { ChatCompletionInput } from '../gql/graphql.js';
 import { createWsClient, postGraphQL } from '../utils/clients.js';
 import { ChatCompletionMutation } from '../utils/operations.js';
+import { metric } from '../utils/metrics.js';
 import { dispose, startMock, startService, type TestService, until } from '../utils/servers.js';
 
 const input = (prompt = 'hello'): ChatCompletionInput => ({ model: 'chatql-mock', messages: [{ user: { content: prompt } }] });
@@ -512,13 +513,12 @@ describe('WebSocket floods', () => {
     expect(last.data.chatCompletionStream.__typename, 'the bystander\'s stream ended whole').toBe('ChatCompletion');
     await until(() => target.app.operations.size === 0 && slowMock.openRequests() === 0, 10_000, 'every flood stream to be aborted');
     // The flood's sockets are gone (the bystander's lazy client closed its own after its stream).
-    let connections = '';
-    for (let tries = 0; tries < 100 && connections !== '0'; tries++) {
-      const metrics = await (await fetch(`${target.url}/metrics`)).text();
-      connections = /^chatql_websocket_connections (\d+)$/m.exec(metrics)?.[1] ?? '';
-      if (connections !== '0') await new Promise((resolve) => setTimeout(resolve, 50));
+    let connections = await metric(target, 'chatql_websocket_connections');
+    for (let tries = 0; tries < 100 && connections !== 0; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      connections = await metric(target, 'chatql_websocket_connections');
     }
-    expect(connections, 'open WebSocket connections left').toBe('0');
+    expect(connections, 'open WebSocket connections left').toBe(0);
     await expectStillAnswers(target);
   }, 30_000);
 });

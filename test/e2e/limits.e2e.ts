@@ -4,10 +4,7 @@
  * allowlists, the maxTokens ceiling, and JSON inputs that try to smuggle fields or prototypes.
  * Every refusal must come before any upstream request, as a typed error, and must not count.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 
 import { print } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -20,8 +17,10 @@ import type {
   ViewerQuery as ViewerQueryResult,
 } from '../gql/graphql.js';
 import { createWatchedWsClient, postGraphQL, subscribeSse, subscribeWs } from '../utils/clients.js';
+import { chatCalls, startWarmService } from '../utils/answers.js';
+import { sha256Hex, writeKeysFile } from '../utils/keys.js';
 import { ChatCompletionMutation, ChatCompletionStreamSubscription, ModelsQuery, ViewerQuery } from '../utils/operations.js';
-import { startMock, startService, type TestService, until } from '../utils/servers.js';
+import { startMock, type TestService } from '../utils/servers.js';
 
 const KEY_A = `cqa_${randomBytes(20).toString('hex')}`;
 const KEY_B = `cqb_${randomBytes(20).toString('hex')}`;
@@ -35,36 +34,19 @@ type StreamEvent = ChatCompletionStreamResult['chatCompletionStream'];
 type Outcome = ChatCompletionMutationResult['chatCompletion'] | StreamEvent;
 type Viewer = Extract<ViewerQueryResult['viewer'], { __typename: 'Viewer' }>;
 
-function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
-
 /** A CLIENT_KEYS_FILE for clients a, b and c (keys KEY_A, KEY_B, KEY_C), each with `own` on top. */
 function keysFile(own: { a?: object; b?: object; c?: object } = {}): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'chatql-limits-')), 'clients.json');
   const entry = (id: string, key: string, extra: object = {}) => ({ id, keySha256: sha256Hex(key), ...extra });
-  writeFileSync(path, JSON.stringify({ clients: [entry('client-a', KEY_A, own.a), entry('client-b', KEY_B, own.b), entry('client-c', KEY_C, own.c)] }));
-  return path;
+  return writeKeysFile([entry('client-a', KEY_A, own.a), entry('client-b', KEY_B, own.b), entry('client-c', KEY_C, own.c)]);
 }
 
 function input(extra: Partial<ChatCompletionInput> = {}, model = 'chatql-mock'): ChatCompletionInput {
   return { model, messages: [{ user: { content: 'Hello there' } }], ...extra };
 }
 
-function chatCalls(mock: MockUpstream) {
-  return mock.requests.filter((request) => request.path === '/v1/chat/completions');
-}
-
 /** A service in api-key mode against `mock`, once its models warm-up is over. */
-async function start(mock: MockUpstream, env: Record<string, string>, own: Parameters<typeof keysFile>[0] = {}): Promise<TestService> {
-  const warmups = mock.requests.filter((request) => request.path === '/v1/models').length;
-  const service = await startService(mock, { AUTH_MODE: 'api-key', CLIENT_KEYS_FILE: keysFile(own), ...env });
-  await until(
-    () => mock.requests.filter((request) => request.path === '/v1/models' && request.closedAt !== undefined).length > warmups,
-    5000,
-    'the models warm-up',
-  );
-  return service;
+function start(mock: MockUpstream, env: Record<string, string>, own: Parameters<typeof keysFile>[0] = {}): Promise<TestService> {
+  return startWarmService(mock, { AUTH_MODE: 'api-key', CLIENT_KEYS_FILE: keysFile(own), ...env });
 }
 
 async function ask(service: TestService, transport: Transport, chatInput: ChatCompletionInput, authorization: string): Promise<Outcome> {

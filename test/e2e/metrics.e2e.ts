@@ -3,13 +3,9 @@ import { describe, expect, it } from 'vitest';
 
 import { createWsClient, postGraphQL, subscribeWs } from '../utils/clients.js';
 import { ChatCompletionMutation, ChatCompletionStreamSubscription } from '../utils/operations.js';
+import { sample } from '../utils/metrics.js';
 import { startMock, startService, until } from '../utils/servers.js';
 
-/** The value of one sample line, e.g. `name{a="b"} 3`; undefined when absent. */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 describe('/metrics', async () => {
   const mock = await startMock();

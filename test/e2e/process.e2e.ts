@@ -39,6 +39,24 @@ describe('start-up configuration', () => {
     expect(running.output()).not.toContain('sk-live-secret');
   });
 
+  it('prints JSON lines by default, readable lines with LOG_FORMAT=pretty, and exports no traces unless asked', async () => {
+    const json = run({ PORT: '0', LOG_LEVEL: 'info' });
+    await ready(json);
+    const jsonLines = json.output().trim().split('\n');
+    expect(jsonLines.every((line) => (JSON.parse(line) as { level?: unknown }).level !== undefined), json.output()).toBe(true);
+    expect(json.output()).not.toContain('exporting traces');
+    json.child.kill('SIGTERM');
+    expect((await json.exit).code).toBe(0);
+
+    const pretty = run({ PORT: '0', LOG_LEVEL: 'info', LOG_FORMAT: 'pretty' });
+    await ready(pretty);
+    const prettyLines = pretty.output().trim().split('\n');
+    expect(prettyLines.some((line) => line.startsWith('{')), pretty.output()).toBe(false);
+    expect(pretty.output()).toMatch(/INFO.*ChatQL ready/);
+    pretty.child.kill('SIGTERM');
+    expect((await pretty.exit).code).toBe(0);
+  });
+
   it('reads CLIENT_KEYS_FILE again on SIGHUP, and keeps running', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'chatql-sighup-')), 'clients.json');
     const entry = (id: string) => ({ id, keySha256: createHash('sha256').update(`ck-${id}`).digest('hex') });

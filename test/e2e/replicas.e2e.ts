@@ -3,14 +3,10 @@
  * across both, and when Redis goes away the replicas keep serving, each holding the client to the
  * limit on its own (fail open to per-replica limits), and say so in their logs and /readyz.
  */
-import { writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { postGraphQL } from '../utils/clients.js';
+import { sha256Hex, writeKeysFile } from '../utils/keys.js';
 import { ChatCompletionMutation } from '../utils/operations.js';
 import { ready, run, type Running } from '../utils/process.js';
 import { REDIS_SERVER, REDIS_SKIP_REASON, startRedis, type TestRedis } from '../utils/redis.js';
@@ -53,13 +49,7 @@ describe.skipIf(!REDIS_SERVER)(`two replicas sharing limits through Redis${REDIS
   beforeAll(async () => {
     mock = await startMock();
     redis = await startRedis();
-    const keysFile = join(tmpdir(), `chatql-replicas-${process.pid}.json`);
-    writeFileSync(
-      keysFile,
-      JSON.stringify({
-        clients: CLIENTS.map((id) => ({ id, keySha256: createHash('sha256').update(keyOf(id)).digest('hex') })),
-      }),
-    );
+    const keysFile = writeKeysFile(CLIENTS.map((id) => ({ id, keySha256: sha256Hex(keyOf(id)) })));
     const env = {
       PORT: '0',
       HOST: '127.0.0.1',

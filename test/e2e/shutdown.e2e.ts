@@ -8,7 +8,6 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 
-import { print } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 

@@ -8,18 +8,12 @@ import { describe, expect, it } from 'vitest';
 import { bearerToken, createAuthenticator } from '../../src/auth/authenticate.js';
 import { parseClientKeys } from '../../src/auth/keys-file.js';
 import { isModelAllowed, mergeLimits, UNLIMITED } from '../../src/auth/principal.js';
-import { loadConfig } from '../../src/config.js';
 import { AuthenticationError } from '../../src/errors.js';
 import { estimatePromptTokens, estimateRequestTokens } from '../../src/limits/estimate.js';
+import { ok, problems } from '../utils/config.js';
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 const UPSTREAM = { OPENAI_BASE_URL: 'http://localhost:4000/v1', OPENAI_API_KEY: 'sk-upstream-1234' };
-
-function problems(env: Record<string, string>): string[] {
-  const result = loadConfig(env);
-  if (result.ok) throw new Error('expected problems, got a config');
-  return result.problems;
-}
 
 function keysFile(content: unknown): string {
   const path = join(tmpdir(), `chatql-keys-${process.pid}-${Math.random().toString(36).slice(2)}.json`);
@@ -30,8 +24,7 @@ function keysFile(content: unknown): string {
 describe('security configuration', () => {
   it('refuses to start in production without an explicit AUTH_MODE, and starts with AUTH_MODE=none set on purpose', () => {
     expect(problems({ ...UPSTREAM, NODE_ENV: 'production' }).join('\n')).toMatch(/AUTH_MODE is not set.*AUTH_MODE=none/);
-    const result = loadConfig({ ...UPSTREAM, NODE_ENV: 'production', AUTH_MODE: 'none' });
-    expect(result.ok && result.config.security.auth.mode).toBe('none');
+    expect(ok({ ...UPSTREAM, NODE_ENV: 'production', AUTH_MODE: 'none' }).security.auth.mode).toBe('none');
   });
 
   it('names the missing pieces of each mode, one line each', () => {
@@ -52,7 +45,7 @@ describe('security configuration', () => {
   it('reads a PEM public key given on one line with \\n, and the default limits', () => {
     const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString().replace(/\n/g, '\\n');
-    const result = loadConfig({
+    const config = ok({
       AUTH_MODE: 'jwt',
       JWT_PUBLIC_KEY: pem,
       CLIENT_REQUESTS_PER_MINUTE: '60',
@@ -60,10 +53,9 @@ describe('security configuration', () => {
       ALLOWED_MODELS: 'gpt-4o-mini, gpt-4.1*',
       REDIS_URL: 'redis://:secret@localhost:6379/0',
     });
-    if (!result.ok) throw new Error(result.problems.join('; '));
-    expect(result.config.security.auth).toMatchObject({ mode: 'jwt', key: { kind: 'publicKey' } });
-    expect(result.config.security.defaultLimits).toMatchObject({ requestsPerMinute: 60, maxTokens: 4096, tokensPerMinute: null });
-    expect(result.config.security.allowedModels).toEqual(['gpt-4o-mini', 'gpt-4.1*']);
+    expect(config.security.auth).toMatchObject({ mode: 'jwt', key: { kind: 'publicKey' } });
+    expect(config.security.defaultLimits).toMatchObject({ requestsPerMinute: 60, maxTokens: 4096, tokensPerMinute: null });
+    expect(config.security.allowedModels).toEqual(['gpt-4o-mini', 'gpt-4.1*']);
   });
 });
 

@@ -1,21 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import { type Config, loadConfig } from '../../src/config.js';
 import { isOriginAllowed, parseOriginPatterns } from '../../src/http/origins.js';
-
-function ok(env: NodeJS.ProcessEnv): Config {
-  const result = loadConfig(env);
-  if (!result.ok) throw new Error(`expected a config, got problems: ${result.problems.join('; ')}`);
-  return result.config;
-}
-
-function problems(env: NodeJS.ProcessEnv): string[] {
-  const result = loadConfig(env);
-  if (result.ok) throw new Error('expected problems, got a config');
-  return result.problems;
-}
-
-const LITELLM = { OPENAI_BASE_URL: 'http://localhost:4000/v1', OPENAI_API_KEY: 'sk-litellm-master-1234' };
+import { LITELLM, ok, problems } from '../utils/config.js';
 
 describe('loadConfig', () => {
   it('has the documented defaults', () => {

@@ -86,13 +86,14 @@ export function chatCalls(mock: MockUpstream): RecordedRequest[] {
   return mock.requests.filter((request) => request.path === '/v1/chat/completions');
 }
 
-/** Starts a service against `mock` and waits for its models warm-up, so that it cannot land in a test. */
+/**
+ * Starts a service against `mock` and waits for its models warm-up, so that it cannot land in a
+ * test's count of upstream requests (the mock may serve services started before).
+ */
 export async function startWarmService(mock: MockUpstream, env: Record<string, string> = {}): Promise<TestService> {
+  const warmedUp = () => mock.requests.filter((request) => request.path === '/v1/models' && request.closedAt !== undefined).length;
+  const before = warmedUp();
   const service = await startService(mock, env);
-  await until(
-    () => mock.requests.some((request) => request.path === '/v1/models' && request.closedAt !== undefined),
-    5000,
-    'the models warm-up',
-  );
+  await until(() => warmedUp() > before, 5000, 'the models warm-up');
   return service;
 }

@@ -167,6 +167,31 @@ export function subscribeWs<TResult, TVariables>(
   return { events, done, waitForEvents, stop: unsubscribe };
 }
 
+/** The events of a Server-Sent Events response, as they arrive; throws when it is not a 2xx with a body. */
+export async function* sseEvents(response: Response): AsyncGenerator<{ event: string | undefined; data: string }> {
+  if (!response.ok || !response.body) throw new Error(`SSE request failed with ${response.status}`);
+  const decoder = new TextDecoder();
+  let buffer = '';
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    buffer += decoder.decode(value, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const frame = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event = /^event: (.*)$/m.exec(frame)?.[1];
+      const data = frame
+        .split('\n')
+        .filter((line) => line.startsWith('data:'))
+        .map((line) => line.slice(5).trimStart())
+        .join('\n');
+      yield { event, data };
+    }
+  }
+}
+
 export function subscribeSse<TResult, TVariables>(
   service: TestService,
   document: TypedDocumentNode<TResult, TVariables>,
@@ -182,30 +207,12 @@ export function subscribeSse<TResult, TVariables>(
       body: JSON.stringify({ query: print(document), variables }),
       signal: controller.signal,
     });
-    if (!response.ok || !response.body) throw new Error(`SSE request failed with ${response.status}`);
-    const decoder = new TextDecoder();
-    let buffer = '';
-    const reader = response.body.getReader();
-    for (;;) {
-      const { done: ended, value } = await reader.read();
-      if (ended) break;
-      buffer += decoder.decode(value, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const frame = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const event = /^event: (.*)$/m.exec(frame)?.[1];
-        const data = frame
-          .split('\n')
-          .filter((line) => line.startsWith('data:'))
-          .map((line) => line.slice(5).trimStart())
-          .join('\n');
-        if (event === 'complete') return settle.resolve();
-        if (event === 'next') {
-          const result = JSON.parse(data) as ExecutionResult<TResult>;
-          if (result.errors?.length) throw new Error(result.errors.map((error) => error.message).join('; '));
-          if (result.data) push(result.data);
-        }
+    for await (const { event, data } of sseEvents(response)) {
+      if (event === 'complete') return settle.resolve();
+      if (event === 'next') {
+        const result = JSON.parse(data) as ExecutionResult<TResult>;
+        if (result.errors?.length) throw new Error(result.errors.map((error) => error.message).join('; '));
+        if (result.data) push(result.data);
       }
     }
     throw new Error('SSE stream ended without a complete event');
