@@ -27,13 +27,14 @@ import { LimitsGate } from './limits/gate.js';
 import { connectRedis } from './limits/redis.js';
 import type { Logger } from './logger.js';
 import { OperationTracker } from './operations.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, modelLabels } from './metrics.js';
 import { createRedactor, upstreamUrlSecrets } from './redact.js';
 import { schema } from './schema/index.js';
 import { noopTracer } from './tracing.js';
 import { BREAKER_STATE_VALUE } from './upstream/breaker.js';
 import { closeTargets, createUpstreamTargets, describeTargets } from './upstream/targets.js';
 import { ModelsService } from './upstream/models.js';
+import { RejectedKeys } from './upstream/rejected-keys.js';
 
 /** Offered in GraphiQL's example document until the upstream's model list is known. */
 const FALLBACK_EXAMPLE_MODEL = 'gpt-4o-mini';
@@ -109,17 +110,25 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
     ...config.upstream.fallbacks.flatMap((fallback) => upstreamUrlSecrets(fallback.baseURL)),
     ...(security.redisUrl ? upstreamUrlSecrets(security.redisUrl) : []),
   ]);
-  // The primary, then each fallback: one client and one circuit breaker each.
-  const targets = createUpstreamTargets(config.upstream, logger);
-  const client = targets[0]!.client;
   const operations = new OperationTracker();
-  // `websocket` is created further down; the gauge reads it only when /metrics is scraped.
+  // Model names as bounded labels of the breaker metrics (a client may ask for any name).
+  const modelLabel = modelLabels();
+  // `targets` and `websocket` are created further down; the gauges read them only when /metrics is scraped.
   const metrics = createMetrics({
     operations: () => operations.size,
     streams: () => operations.countOf('subscription'),
     webSockets: () => websocket.connections,
-    upstreamBreakers: () => targets.flatMap(({ name, breaker }) => (breaker ? [{ upstream: name, state: BREAKER_STATE_VALUE[breaker.state] }] : [])),
+    upstreamBreakers: () => targets.flatMap(({ name, health }) => (health ? [{ upstream: name, state: BREAKER_STATE_VALUE[health.breaker.state] }] : [])),
+    modelBreakers: () =>
+      targets.flatMap(({ name, health }) =>
+        (health?.modelStates() ?? []).map(({ model, state }) => ({ upstream: name, model: modelLabel(model), state: BREAKER_STATE_VALUE[state] })),
+      ),
   });
+  // The primary, then each fallback: one client and its circuit breakers each.
+  const targets = createUpstreamTargets(config.upstream, logger, {
+    onBreakerOpen: (upstream, model) => metrics.breakerOpened.inc({ upstream, model: model === null ? '' : modelLabel(model) }),
+  });
+  const client = targets[0]!.client;
   const callContext = { retry: { maxRetries: config.upstream.maxRetries }, redact, logger, metrics, tracer: options.tracer ?? noopTracer() };
   const redis = security.redisUrl ? connectRedis(security.redisUrl, logger, redact) : null;
   const gate = new LimitsGate({
@@ -128,8 +137,10 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
     onRefusal: (limit) => metrics.limitRefusals.inc({ limit }),
   });
   const authenticator = createAuthenticator(security.auth, security.defaultLimits);
-  const chat = new ChatService({ ...callContext, targets, operations, metrics, gate, logContent: config.logContent });
-  const models = new ModelsService({ ...callContext, client, cacheMs: config.modelsCacheMs });
+  // AUTH_MODE=forward: keys the upstream refused lately are refused again without a call.
+  const rejectedKeys = security.auth.mode === 'forward' ? new RejectedKeys(config.modelsCacheMs) : undefined;
+  const chat = new ChatService({ ...callContext, targets, operations, metrics, gate, logContent: config.logContent, ...(rejectedKeys ? { rejectedKeys } : {}) });
+  const models = new ModelsService({ ...callContext, client, cacheMs: config.modelsCacheMs, ...(rejectedKeys ? { rejectedKeys } : {}) });
 
   const yoga = createYoga<WebSocketInitialContext & object, Context>({
     schema,
@@ -293,6 +304,13 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
             resolve((target.address() as AddressInfo).port);
           });
         });
+      const elsewhere = targets.filter((target) => !target.sharesPrimaryUpstream).map((target) => target.name);
+      if (security.auth.mode === 'forward' && elsewhere.length > 0) {
+        logger.warn(
+          { fallbacks: elsewhere },
+          "AUTH_MODE=forward: fallbacks on another base URL are skipped, since a client's key goes only to the upstream it belongs to",
+        );
+      }
       if (security.auth.mode === 'none' && config.upstream.apiKey !== undefined && !config.upstream.embeddedMock) {
         logger.warn(
           'AUTH_MODE=none: anyone who can reach this service spends the upstream key; set AUTH_MODE to api-key, jwt or forward before exposing it',

@@ -86,6 +86,8 @@ export class UpstreamUnavailableError extends ChatQLError {
     /** The upstream's HTTP status, where it sent one. */
     readonly status: number | null = null,
     readonly retryable = true,
+    /** Refused by an open circuit breaker: seconds until its next probe. */
+    readonly retryAfterSeconds: number | null = null,
   ) {
     super(message, source);
   }

@@ -21,6 +21,20 @@ export function clientLabels(max = MAX_CLIENT_LABELS): (clientId: string | null)
   };
 }
 
+/** Model names that get a label of their own on the breaker metrics (clients can send any name). */
+export const MAX_MODEL_LABELS = 100;
+
+/** Maps model names to bounded label values: the first `max` seen, then `other`. */
+export function modelLabels(max = MAX_MODEL_LABELS): (model: string) => string {
+  const known = new Set<string>();
+  return (model) => {
+    if (known.has(model)) return model;
+    if (known.size >= max) return 'other';
+    known.add(model);
+    return model;
+  };
+}
+
 /** Seconds; from a cached answer to a long generation. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
@@ -31,8 +45,10 @@ export interface MetricsSources {
   streams: () => number;
   /** Open graphql-ws connections. */
   webSockets: () => number;
-  /** Each upstream target's breaker state by target name (0 closed, 1 open, 2 half-open); none when off. */
+  /** Each upstream target's own breaker state by target name (0 closed, 1 open, 2 half-open); none when off. */
   upstreamBreakers?: () => ReadonlyArray<{ upstream: string; state: number }>;
+  /** Each (target, model) breaker's state; none when off. */
+  modelBreakers?: () => ReadonlyArray<{ upstream: string; model: string; state: number }>;
 }
 
 export function createMetrics(sources: MetricsSources) {
@@ -95,6 +111,12 @@ export function createMetrics(sources: MetricsSources) {
       labelNames: ['limit'] as const,
       registers: [registry],
     }),
+    breakerOpened: new Counter({
+      name: 'chatql_upstream_breaker_opened_total',
+      help: `Circuit breakers that opened, by target and model (empty for the target's own breaker; the first ${MAX_MODEL_LABELS} model names, the rest as other).`,
+      labelNames: ['upstream', 'model'] as const,
+      registers: [registry],
+    }),
     upstreamErrors: new Counter({
       name: 'chatql_upstream_errors_total',
       help: 'Failed upstream calls, by the error they mapped to.',
@@ -135,6 +157,26 @@ export function createMetrics(sources: MetricsSources) {
       registers: [registry],
       collect() {
         for (const { upstream, state } of breakers()) this.set({ upstream }, state);
+      },
+    });
+  }
+  const modelBreakers = sources.modelBreakers;
+  if (modelBreakers) {
+    new Gauge({
+      name: 'chatql_upstream_model_breaker_state',
+      help: `Each (target, model) circuit breaker: 0 closed, 1 open, 2 half-open; the first ${MAX_MODEL_LABELS} model names, the rest as other (the worst of them).`,
+      labelNames: ['upstream', 'model'] as const,
+      registers: [registry],
+      collect() {
+        // Breakers come and go (the least recently used are dropped): only the live ones are series.
+        this.reset();
+        const worst = new Map<string, { upstream: string; model: string; state: number }>();
+        for (const breaker of modelBreakers()) {
+          const key = `${breaker.upstream}\u0000${breaker.model}`;
+          const seen = worst.get(key);
+          if (!seen || breaker.state > seen.state) worst.set(key, breaker);
+        }
+        for (const { upstream, model, state } of worst.values()) this.set({ upstream, model }, state);
       },
     });
   }

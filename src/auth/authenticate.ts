@@ -67,6 +67,9 @@ function refuse(message: string): AuthenticationError {
 
 const MISSING = 'Authentication required: send "Authorization: Bearer <token>" (over graphql-ws: connectionParams.authorization).';
 
+/** AUTH_MODE=forward: a token that may go upstream as a header value. */
+const FORWARDABLE_TOKEN = /^[\x21-\x7e]{1,4096}$/;
+
 /** The token of a `Bearer <token>` value; null when the value has another shape. */
 export function bearerToken(authorization: string): string | null {
   const match = /^\s*Bearer\s+([^\s]+)\s*$/i.exec(authorization);
@@ -192,6 +195,10 @@ export function createAuthenticator(config: AuthConfig, defaults: ClientLimits):
           if (!authorization) return Promise.resolve(refuse(MISSING));
           const token = bearerToken(authorization);
           if (!token) return Promise.resolve(refuse('The Authorization header must be "Bearer <upstream key>".'));
+          // It becomes an upstream header: anything an HTTP client would refuse to send is refused here.
+          if (!FORWARDABLE_TOKEN.test(token)) {
+            return Promise.resolve(refuse('The bearer token must be 1 to 4096 visible ASCII characters.'));
+          }
           // The upstream judges the key; a stable id from its hash names the client in limits and logs.
           const id = `key-${sha256(token).toString('hex').slice(0, 16)}`;
           return Promise.resolve({ id, limits: defaults, upstreamKey: token, expiresAt: null });

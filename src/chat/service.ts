@@ -14,6 +14,7 @@ import { context, propagation, type Span, SpanStatusCode, trace, type Tracer } f
 import type { AuthOutcome } from '../auth/authenticate.js';
 import type { Principal } from '../auth/principal.js';
 import { AuthenticationError, ChatQLError, type DomainError, ErrorSource, shuttingDownError, UpstreamUnavailableError } from '../errors.js';
+import { generateRequestId, isHeaderSafeRequestId } from '../http/request-id.js';
 import { estimatePromptTokens } from '../limits/estimate.js';
 import type { Admission, LimitsGate } from '../limits/gate.js';
 import { clientLabels, type Metrics } from '../metrics.js';
@@ -21,9 +22,11 @@ import { redactingAlso } from '../redact.js';
 import { noopTracer } from '../tracing.js';
 import { AbortReason, type Operation, type OperationTracker } from '../operations.js';
 import type { ChatCompletionInputShape } from '../schema/chat-input.js';
+import type { HealthTicket } from '../upstream/breaker.js';
 import { CallAborted, type CallContext, callWithFailover, failWithoutRetry } from '../upstream/call.js';
-import { InBandUpstreamError } from '../upstream/map-error.js';
-import { PRIMARY, type UpstreamTarget } from '../upstream/targets.js';
+import { InBandUpstreamError, MalformedUpstreamAnswer, serviceFailure, StreamEndedUnfinished } from '../upstream/classify.js';
+import type { RejectedKeys } from '../upstream/rejected-keys.js';
+import { PRIMARY, unavailableUntil, type UpstreamTarget } from '../upstream/targets.js';
 import { translateChatInput } from '../upstream/translate.js';
 import type { WireChunk, WireCompletion, WireError } from '../upstream/wire.js';
 import { ChunkAccumulator } from './accumulate.js';
@@ -48,6 +51,8 @@ export interface ChatServiceDeps extends CallContext {
   metrics?: Metrics;
   /** LOG_CONTENT: put the messages and the answer's text in the operation's log line. */
   logContent?: boolean;
+  /** AUTH_MODE=forward: keys the upstream refused lately, refused here without a call. */
+  rejectedKeys?: RejectedKeys;
 }
 
 
@@ -61,13 +66,16 @@ export interface OperationCall {
 
 /**
  * Headers of an upstream call: the request id, the operation span's `traceparent` when tracing is
- * on, and with AUTH_MODE=forward the client's own key.
+ * on, and with AUTH_MODE=forward the client's own key (checked header-safe at authentication).
  */
 function upstreamHeaders(call: OperationCall, principal: Principal, span: Span): Record<string, string> {
+  // The transports build header-safe ids; this keeps a header the HTTP client would refuse to send
+  // from ever leaving the service.
+  const requestId = isHeaderSafeRequestId(call.requestId) ? call.requestId : generateRequestId();
   const headers: Record<string, string> =
     principal.upstreamKey === null
-      ? { 'x-request-id': call.requestId }
-      : { 'x-request-id': call.requestId, authorization: `Bearer ${principal.upstreamKey}` };
+      ? { 'x-request-id': requestId }
+      : { 'x-request-id': requestId, authorization: `Bearer ${principal.upstreamKey}` };
   propagation.inject(trace.setSpan(context.active(), span), headers);
   return headers;
 }
@@ -134,8 +142,51 @@ export class ChatService {
   private readonly clientLabel = clientLabels();
   private readonly tracer: Tracer;
 
+  /** The targets a client's forwarded key may go to: the primary's own upstream only. */
+  private readonly forwardTargets: readonly UpstreamTarget[];
+
   constructor(private readonly deps: ChatServiceDeps) {
     this.tracer = deps.tracer ?? noopTracer();
+    this.forwardTargets = deps.targets.filter((target) => target.sharesPrimaryUpstream);
+  }
+
+  /**
+   * The targets that may serve `principal`: all of them, except that a client's own key
+   * (AUTH_MODE=forward) goes only to the upstream it belongs to, never to a fallback elsewhere.
+   */
+  private targetsFor(principal: Principal): readonly UpstreamTarget[] {
+    return principal.upstreamKey === null ? this.deps.targets : this.forwardTargets;
+  }
+
+  /**
+   * When `model` may next be served for `principal`: null while some target would serve it now,
+   * otherwise the earliest next probe of its open breakers (`Model.unavailableUntil`).
+   */
+  unavailableUntil(model: string, principal: Principal): Date | null {
+    const until = unavailableUntil(this.targetsFor(principal), model);
+    return until === null ? null : new Date(until);
+  }
+
+  /** AUTH_MODE=forward: a key the upstream refused lately is refused again without a call. */
+  private rejectedKey(principal: Principal): AuthenticationError | null {
+    return principal.upstreamKey === null ? null : (this.deps.rejectedKeys?.check(principal.upstreamKey) ?? null);
+  }
+
+  /** AUTH_MODE=forward: remembers the upstream's 401 for the client's key. */
+  private noteRefusal(principal: Principal, error: unknown): void {
+    if (principal.upstreamKey !== null && error instanceof AuthenticationError && error.source === ErrorSource.UPSTREAM) {
+      this.deps.rejectedKeys?.remember(principal.upstreamKey, error);
+    }
+  }
+
+  /**
+   * A failure raised inside the service outside the upstream call (a bug): logged with its
+   * stack, answered as a non-retryable service failure without internals.
+   */
+  private unexpected(error: unknown, report: OperationReport): DomainError {
+    const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    this.deps.logger.error({ requestId: report.requestId, operation: report.operation, error: this.deps.redact(stack) }, 'operation failed inside the service');
+    return serviceFailure().error;
   }
 
   /** A report for an operation starting now, with its span; its outcome is filled in when it ends. */
@@ -229,6 +280,8 @@ export class ChatService {
       const problem = validateChatInput(input);
       if (problem) throw problem;
       if (!operation) throw shuttingDownError();
+      const rejected = this.rejectedKey(principal);
+      if (rejected) throw rejected;
       admission = await this.deps.gate.admit(principal, input, false);
       const body = translateChatInput(admission.input, false) as ChatCompletionCreateParamsNonStreaming;
       const headers = upstreamHeaders(call, principal, report.span);
@@ -236,14 +289,15 @@ export class ChatService {
         this.callContext(principal),
         'chat.completions',
         operation.signal,
-        this.deps.targets,
+        this.targetsFor(principal),
+        body.model,
         async (target) => {
           const answer = (await target.client.chat.completions.create(forTarget(body, target), {
             signal: operation.signal,
             headers,
           })) as unknown as WireCompletion;
           if (typeof answer?.id !== 'string' || !Array.isArray(answer.choices)) {
-            throw new SyntaxError('The upstream answered with something other than a chat completion.');
+            throw new MalformedUpstreamAnswer('The upstream answered with something other than a chat completion.');
           }
           return answer;
         },
@@ -258,13 +312,17 @@ export class ChatService {
     } catch (caught) {
       // A failed call cost nothing; a cancelled one may have (the estimate stands).
       admission?.settle(caught instanceof CallAborted ? null : 0);
+      if (principal instanceof AuthenticationError) throw caught;
+      this.noteRefusal(principal, caught);
       const error =
         caught instanceof CallAborted
           ? operation?.stoppedByShutdown
             ? shuttingDownError()
             : new UpstreamUnavailableError(CANCELLED, ErrorSource.SERVICE)
-          : caught;
-      report.outcome = caught instanceof CallAborted && !operation?.stoppedByShutdown ? 'cancelled' : (error as Error).name;
+          : caught instanceof ChatQLError
+            ? caught
+            : this.unexpected(caught, report);
+      report.outcome = caught instanceof CallAborted && !operation?.stoppedByShutdown ? 'cancelled' : error.name;
       report.status = error instanceof UpstreamUnavailableError ? error.status : undefined;
       throw error;
     } finally {
@@ -278,6 +336,10 @@ export class ChatService {
    * The returned iterator's `return()` aborts the upstream request before it waits for the
    * generator, which may be parked on the next chunk (see STACK.md: `return()` alone queues
    * behind a pending `next()`); the transports also abort through `transportSignal`.
+   *
+   * An operation that never started (the client completed the subscription, or closed its socket,
+   * before the first `next()`, as React StrictMode and fast route changes do) ends at once: a
+   * generator that was never started skips its `finally`, so nothing else would end it.
    */
   stream(input: ChatCompletionInputShape, call: OperationCall): AsyncIterableIterator<StreamEvent> {
     const report = this.startReport('chatCompletionStream', input, call);
@@ -285,18 +347,48 @@ export class ChatService {
     if (principal instanceof AuthenticationError) return this.once(principal, report);
     const problem = validateChatInput(input);
     if (problem) return this.once(problem, report);
+    const rejected = this.rejectedKey(principal);
+    if (rejected) return this.once(rejected, report);
     const operation = this.deps.operations.begin('subscription', call.signal);
     if (!operation) return this.once(shuttingDownError(), report);
-    const generator = this.run(input, call, principal, operation, report);
+    let generator: AsyncGenerator<StreamEvent, void> | null = null;
+    /** Set when the operation ended before it started; a stop by shutdown still owes its terminal event. */
+    let endedUnstarted: { owed: DomainError | null } | null = null;
+    const endUnstarted = () => {
+      if (generator !== null || endedUnstarted !== null) return;
+      const byShutdown = operation.stoppedByShutdown;
+      endedUnstarted = { owed: byShutdown ? shuttingDownError() : null };
+      operation.end();
+      report.outcome = byShutdown ? 'UpstreamUnavailableError' : 'cancelled';
+      report.aborted = byShutdown ? 'shutdown' : 'client_gone';
+      report.chunks = 0;
+      this.report(report);
+    };
+    if (operation.signal.aborted) endUnstarted();
+    else operation.signal.addEventListener('abort', endUnstarted, { once: true });
+    const done = (): Promise<IteratorResult<StreamEvent, void>> => Promise.resolve({ done: true, value: undefined });
     return {
-      next: () => generator.next(),
+      next: () => {
+        if (endedUnstarted !== null) {
+          const owed = endedUnstarted.owed;
+          endedUnstarted.owed = null;
+          return owed ? Promise.resolve({ done: false, value: owed }) : done();
+        }
+        if (generator === null) {
+          operation.signal.removeEventListener('abort', endUnstarted);
+          generator = this.run(input, call, principal, operation, report);
+        }
+        return generator.next();
+      },
       return: (value?: unknown) => {
         operation.abort(AbortReason.CLIENT_GONE);
-        return generator.return(value as undefined);
+        endUnstarted();
+        return generator === null ? done() : generator.return(value as undefined);
       },
       throw: (error?: unknown) => {
         operation.abort(AbortReason.CLIENT_GONE);
-        return generator.throw(error);
+        endUnstarted();
+        return generator === null ? done() : generator.throw(error);
       },
       [Symbol.asyncIterator]() {
         return this;
@@ -320,7 +412,7 @@ export class ChatService {
   ): AsyncGenerator<StreamEvent, void> {
     const { signal } = operation;
     let iterator: AsyncIterator<WireChunk> | undefined;
-    let serving: UpstreamTarget | undefined;
+    let served: { target: UpstreamTarget; ticket: HealthTicket | null } | undefined;
     let terminal: StreamEvent | null = null;
     let admission: Admission | undefined;
     const accumulator = new ChunkAccumulator();
@@ -334,19 +426,26 @@ export class ChatService {
         this.callContext(principal),
         'chat.completions.stream',
         signal,
-        this.deps.targets,
+        this.targetsFor(principal),
+        body.model,
         async (target) => {
           const stream = await target.client.chat.completions.create(forTarget(body, target), { signal, headers });
           const opened = stream[Symbol.asyncIterator]() as AsyncIterator<WireChunk>;
           const first = await opened.next();
-          if (!first.done && isInBandError(first.value)) throw new InBandUpstreamError(first.value as WireError);
+          if (first.done) {
+            // The SDK ends an aborted stream quietly: that is the caller's cancellation, not the upstream's.
+            if (signal.aborted) throw new CallAborted();
+            throw new StreamEndedUnfinished('no chunk at all');
+          }
+          if (isInBandError(first.value)) throw new InBandUpstreamError(first.value as WireError);
           iterator = opened;
           return first;
         },
         report,
       );
-      let next = started.value;
-      serving = started.target;
+      let next: IteratorResult<WireChunk> = started.value;
+      served = started;
+      const serving = started.target;
       if (serving.name !== PRIMARY) report.upstream = serving.name;
       if (serving.model !== undefined) report.servedModel = serving.model;
       report.ttftMs = performance.now() - report.startedAt;
@@ -363,29 +462,25 @@ export class ChatService {
         return;
       }
       const result = accumulator.finish();
-      if (result.ok) {
-        finalCompletions.add(result.completion);
-        serving.breaker?.recordSuccess();
-        this.recordAnswer(report, result.completion);
-        yield (terminal = result.completion);
-      } else {
-        this.deps.logger.warn({ call: 'chat.completions.stream', chunks: accumulator.count, reason: result.reason }, 'upstream stream ended unfinished');
-        serving.breaker?.recordFailure();
-        yield (terminal = new UpstreamUnavailableError(
-          'The upstream stream ended before the answer was complete.',
-          ErrorSource.UPSTREAM,
-        ));
-      }
+      if (!result.ok) throw new StreamEndedUnfinished(result.reason);
+      finalCompletions.add(result.completion);
+      served.ticket?.settle('success');
+      this.recordAnswer(report, result.completion);
+      yield (terminal = result.completion);
     } catch (error) {
       if (signal.aborted) {
         if (operation.stoppedByShutdown) yield (terminal = shuttingDownError());
         return;
       }
+      this.noteRefusal(principal, error);
       yield (terminal = error instanceof CallAborted ? new UpstreamUnavailableError(CANCELLED, ErrorSource.SERVICE)
         : error instanceof ChatQLError ? (error as DomainError)
-        : failWithoutRetry(this.callContext(principal), 'chat.completions.stream', error, serving));
+        : served === undefined ? this.unexpected(error, report)
+        : failWithoutRetry(this.callContext(principal), 'chat.completions.stream', error, served));
     } finally {
       operation.end();
+      // A stream stopped on our side (the client left, shutdown) says nothing of the upstream's health.
+      served?.ticket?.settle('cancelled');
       // Real usage where the upstream sent it; otherwise, once anything was generated, the prompt's
       // estimate and a token per chunk; nothing for a call that failed before its first chunk.
       const generated = accumulator.count > 0 || terminal === null;
@@ -401,5 +496,3 @@ export class ChatService {
     }
   }
 }
-
-

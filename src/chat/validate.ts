@@ -17,6 +17,22 @@ const RANGES = [
   ['topLogprobs', 0, 20],
 ] as const satisfies ReadonlyArray<readonly [keyof ChatCompletionInputShape, number, number]>;
 
+/**
+ * The deepest nesting of objects and arrays a JSONObject input may have. JSON Schemas need a
+ * handful of levels; thousands would overflow the stack of whatever serializes them.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether `value` nests objects or arrays deeper than MAX_JSON_DEPTH; stops looking once it does. */
+function tooDeep(value: unknown, depth = 1): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (depth > MAX_JSON_DEPTH) return true;
+  for (const item of Array.isArray(value) ? value : Object.values(value)) {
+    if (tooDeep(item, depth + 1)) return true;
+  }
+  return false;
+}
+
 function invalid(param: string, message: string, code: string): InvalidRequestError {
   return new InvalidRequestError(message, ErrorSource.SERVICE, `input.${param}`, code);
 }
@@ -41,6 +57,14 @@ export function validateChatInput(input: ChatCompletionInputShape): InvalidReque
   }
   if (input.responseFormat?.type === 'JSON_SCHEMA' && !input.responseFormat.jsonSchema) {
     return invalid('responseFormat.jsonSchema', 'responseFormat of type JSON_SCHEMA requires jsonSchema.', 'missing_field');
+  }
+  for (const [index, tool] of (input.tools ?? []).entries()) {
+    if (tool.function.parameters != null && tooDeep(tool.function.parameters)) {
+      return invalid(`tools.${index}.function.parameters`, `parameters may nest at most ${MAX_JSON_DEPTH} levels deep.`, 'too_deep');
+    }
+  }
+  if (input.responseFormat?.jsonSchema?.schema != null && tooDeep(input.responseFormat.jsonSchema.schema)) {
+    return invalid('responseFormat.jsonSchema.schema', `schema may nest at most ${MAX_JSON_DEPTH} levels deep.`, 'too_deep');
   }
   if (input.toolChoice?.function && !input.tools?.some((tool) => tool.function.name === input.toolChoice?.function)) {
     return invalid('toolChoice.function', `toolChoice names "${input.toolChoice.function}", which is not among tools.`, 'unknown_tool');

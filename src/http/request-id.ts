@@ -14,3 +14,27 @@ export function requestIdFrom(header: string | string[] | null | undefined): str
   const value = Array.isArray(header) ? header[0] : header;
   return value && CLIENT_ID.test(value) ? value : randomUUID();
 }
+
+/** The longest request id sent upstream. */
+export const MAX_REQUEST_ID_LENGTH = 200;
+
+/** Visible ASCII only, and short: what any HTTP client sends as a header value and any log line holds. */
+const HEADER_SAFE = /^[\x21-\x7e]{1,200}$/;
+
+export function isHeaderSafeRequestId(id: string): boolean {
+  return HEADER_SAFE.test(id);
+}
+
+export function generateRequestId(): string {
+  return randomUUID();
+}
+
+/**
+ * A graphql-ws operation's request id: the connection's id and the operation's own, when that is
+ * header-safe; a generated id in its place otherwise (graphql-ws ids are any string the client
+ * chose, "x\r\ny" and "€" included).
+ */
+export function operationRequestId(connectionId: string, operationId: string): string {
+  const id = `${connectionId}:${operationId}`;
+  return isHeaderSafeRequestId(id) ? id : `${connectionId}:${randomUUID()}`;
+}

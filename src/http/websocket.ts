@@ -38,7 +38,7 @@ import type { Logger } from '../logger.js';
 import { isOriginAllowed } from './origins.js';
 import type { SlowClientWatch } from './slow-clients.js';
 import { type PersistedDocuments, resolveOperation } from './persisted.js';
-import { REQUEST_ID_HEADER, requestIdFrom } from './request-id.js';
+import { operationRequestId, REQUEST_ID_HEADER, requestIdFrom } from './request-id.js';
 
 /** What graphql-ws operations add to Yoga's initial context. */
 export interface WebSocketInitialContext {
@@ -263,7 +263,7 @@ export function attachGraphQLWebSocket(
           params: { ...payload, query },
           operationSignal: controller.signal,
           ...(principal ? { operationPrincipal: principal } : {}),
-          operationRequestId: `${requestIdFrom((ctx.extra as { request?: IncomingMessage }).request?.headers[REQUEST_ID_HEADER])}:${id}`,
+          operationRequestId: operationRequestId(requestIdFrom((ctx.extra as { request?: IncomingMessage }).request?.headers[REQUEST_ID_HEADER]), id),
         });
         let document: ReturnType<typeof parse>;
         try {

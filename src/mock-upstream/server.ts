@@ -76,6 +76,11 @@ export interface ScriptedResponse {
   body?: unknown;
   /** Instead of answering: destroy the socket at once (a reset), or never answer (a hang). */
   action?: 'reset' | 'hang';
+  /**
+   * Answer the way this mock model behaves (e.g. `fail-break`), whatever model the request names:
+   * lets a test make one model fail for a while and then recover.
+   */
+  behaveAs?: string;
 }
 
 export interface MockUpstream {
@@ -209,12 +214,12 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
       return;
     }
     if (scripted?.action === 'hang') return;
-    if (scripted) return sendJson(res, scripted.status ?? 200, scripted.body, scripted.headers);
+    if (scripted && scripted.behaveAs === undefined) return sendJson(res, scripted.status ?? 200, scripted.body, scripted.headers);
 
     if (!json.ok) return sendError(res, INVALID_JSON);
     const parsed = parseChatRequest(json.value);
     if (!parsed.ok) return sendError(res, parsed.error);
-    const model = findMockModel(parsed.request.model);
+    const model = findMockModel(scripted?.behaveAs ?? parsed.request.model);
     if (!model) return sendError(res, modelNotFound(parsed.request.model));
 
     const pacer = new Pacer();

@@ -110,10 +110,17 @@ builder.objectType(UpstreamTimeoutError, {
 builder.objectType(UpstreamUnavailableError, {
   name: 'UpstreamUnavailableError',
   description:
-    'The upstream failed (5xx, refused or reset connection, malformed stream), retries included; ' +
-    'also the answer while the service shuts down.',
+    'The upstream failed (5xx, refused or reset connection, malformed stream), retries included; also the answer ' +
+    'while the model has an open circuit breaker (retryAfterSeconds), while the service shuts down, and, with source ' +
+    'SERVICE and retryable false, when the service itself failed.',
   interfaces: [ErrorInterface],
   fields: (t) => ({
     status: t.exposeInt('status', { nullable: true, description: "The upstream's HTTP status, where it sent one." }),
+    retryAfterSeconds: t.exposeFloat('retryAfterSeconds', {
+      nullable: true,
+      description:
+        'Set when the call was refused at once by an open circuit breaker (the model, or the whole upstream, kept failing): ' +
+        'seconds until the next probe. Null otherwise.',
+    }),
   }),
 });

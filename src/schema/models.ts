@@ -15,6 +15,16 @@ import './errors.js';
 const ModelRef = builder.objectRef<WireModel>('Model').implement({
   description: 'A model the upstream serves.',
   fields: (t) => ({
+    unavailableUntil: t.field({
+      type: DateTimeScalar,
+      nullable: true,
+      description:
+        'Null while the model is served. Set while every upstream target that could serve it has an open circuit breaker ' +
+        '(it kept failing there): the time of the earliest next probe, before which requests for it are answered at once ' +
+        'with UpstreamUnavailableError (retryAfterSeconds says the same).',
+      resolve: (m, _args, context) =>
+        context.principal instanceof AuthenticationError ? null : context.chat.unavailableUntil(m.id, context.principal),
+    }),
     id: t.id({ description: 'The name to pass as `model`.', resolve: (m) => m.id }),
     ownedBy: t.string({ nullable: true, resolve: (m) => m.owned_by ?? null }),
     created: t.field({

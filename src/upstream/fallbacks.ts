@@ -63,6 +63,7 @@ export function parseUpstreamFallbacks(
   return { fallbacks, problems };
 }
 
-function sameUrl(a: string, b: string): boolean {
+/** Whether two base URLs name the same upstream (a trailing slash aside). */
+export function sameUrl(a: string, b: string): boolean {
   return a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
 }

@@ -7,9 +7,10 @@ import { createHash } from 'node:crypto';
 
 import type OpenAI from 'openai';
 
-import { type DomainError, ErrorSource, InvalidRequestError, UpstreamUnavailableError } from '../errors.js';
+import { AuthenticationError, type DomainError, ErrorSource, InvalidRequestError, UpstreamUnavailableError } from '../errors.js';
 import { redactingAlso } from '../redact.js';
 import { CallAborted, type CallContext, callWithRetry } from './call.js';
+import type { RejectedKeys } from './rejected-keys.js';
 import type { WireModel } from './wire.js';
 
 export interface UpstreamHealth {
@@ -23,6 +24,8 @@ export interface UpstreamHealth {
 export interface ModelsServiceDeps extends CallContext {
   client: OpenAI;
   cacheMs: number;
+  /** AUTH_MODE=forward: keys the upstream refused lately, refused here without a call. */
+  rejectedKeys?: RejectedKeys;
 }
 
 /** Keys whose model lists are kept at once (AUTH_MODE=forward). */
@@ -60,7 +63,15 @@ export class ModelsService {
     const id = createHash('sha256').update(apiKey).digest('base64');
     const cached = this.byKey.get(id);
     if (cached && cached.expiresAt > performance.now()) return cached.models;
-    const models = await this.request(apiKey);
+    const rejected = this.deps.rejectedKeys?.check(apiKey);
+    if (rejected) throw rejected;
+    let models: WireModel[];
+    try {
+      models = await this.request(apiKey);
+    } catch (error) {
+      if (error instanceof AuthenticationError && error.source === ErrorSource.UPSTREAM) this.deps.rejectedKeys?.remember(apiKey, error);
+      throw error;
+    }
     if (this.byKey.size >= MAX_CACHED_KEYS) this.byKey.delete(this.byKey.keys().next().value!);
     this.byKey.set(id, { models, expiresAt: performance.now() + this.deps.cacheMs });
     return models;

@@ -187,8 +187,20 @@ interface BreakerJson {
   opensUntil?: string;
 }
 
+interface OpenBreakerJson {
+  target: string;
+  model: string | null;
+  state: string;
+  until: string;
+}
+
 interface Readiness {
-  upstream: { breaker: BreakerJson | null; fallbacks?: Array<{ name: string; model: string | null; breaker: BreakerJson | null }> };
+  upstream: {
+    breaker: BreakerJson | null;
+    fallbacks?: Array<{ name: string; model: string | null; breaker: BreakerJson | null }>;
+    openBreakers: OpenBreakerJson[];
+    openBreakerCount: number;
+  };
 }
 
 async function readiness(service: TestService): Promise<{ status: number; body: Readiness }> {
@@ -197,8 +209,9 @@ async function readiness(service: TestService): Promise<{ status: number; body: 
 }
 
 const BREAKER_SERIES = 'chatql_upstream_breaker_state{upstream="primary"}';
+const modelSeries = (model: string) => `chatql_upstream_model_breaker_state{upstream="primary",model="${model}"}`;
 
-describe('circuit breaker (UPSTREAM_BREAKER_THRESHOLD=3, UPSTREAM_BREAKER_COOLDOWN_MS=3000, UPSTREAM_MAX_RETRIES=2)', () => {
+describe('circuit breakers per model (UPSTREAM_BREAKER_THRESHOLD=3, UPSTREAM_BREAKER_COOLDOWN_MS=3000, UPSTREAM_MAX_RETRIES=2)', () => {
   const COOLDOWN_MS = 3000;
   let mock: MockUpstream;
   let service: TestService;
@@ -211,66 +224,85 @@ describe('circuit breaker (UPSTREAM_BREAKER_THRESHOLD=3, UPSTREAM_BREAKER_COOLDO
     mock.reset();
   });
 
-  /** One mutation on fail-500: 3 attempts, 3 consecutive failures, so the breaker opens. */
-  async function openBreaker(): Promise<number> {
+  /** One mutation for `model` answered 500 three times: 3 attempts, 3 consecutive failures, so its breaker opens. */
+  async function openBreaker(model = 'fail-500'): Promise<number> {
     const openedAfter = Date.now();
-    const answer = await ask(service, 'mutation', input('fail-500'));
+    if (model !== 'fail-500') mock.enqueue(...Array.from({ length: 3 }, () => ({ behaveAs: 'fail-500' })));
+    const answer = await ask(service, 'mutation', input(model));
     expectError(answer, unavailable(500));
     return openedAfter;
   }
 
-  it('opens after 3 consecutive failures (3 attempts of one call); /readyz (still 200) and /metrics (1) say so', async () => {
+  it("opens fail-500's breaker after 3 consecutive failures; /readyz (still 200) lists it with target, model and until; the target's own stays closed", async () => {
     const { body: before } = await readiness(service);
-    expect(before.upstream.breaker).toEqual({ state: 'closed' });
+    expect(before.upstream).toMatchObject({ breaker: { state: 'closed' }, openBreakers: [], openBreakerCount: 0 });
     expect(await metric(service, BREAKER_SERIES)).toBe(0);
 
     const openedAfter = await openBreaker();
     expect(chatCalls(mock)).toHaveLength(3);
     const { status, body } = await readiness(service);
     expect(status, '/readyz reports the breaker, it does not fail on it').toBe(200);
-    expect(body.upstream.breaker?.state).toBe('open');
-    const until = Date.parse(body.upstream.breaker?.opensUntil ?? '');
+    expect(body.upstream.breaker, "the target's own breaker: a 500 says the host answers").toEqual({ state: 'closed' });
+    expect(body.upstream.openBreakers).toEqual([{ target: 'primary', model: 'fail-500', state: 'open', until: expect.any(String) }]);
+    expect(body.upstream.openBreakerCount).toBe(1);
+    const until = Date.parse(body.upstream.openBreakers[0]!.until);
     expect(until).toBeGreaterThanOrEqual(openedAfter + COOLDOWN_MS);
     expect(until).toBeLessThanOrEqual(Date.now() + COOLDOWN_MS);
-    expect(await metric(service, BREAKER_SERIES)).toBe(1);
+    expect(await metric(service, BREAKER_SERIES)).toBe(0);
+    expect(await metric(service, modelSeries('fail-500'))).toBe(1);
+    expect(await metric(service, 'chatql_upstream_breaker_opened_total{upstream="primary",model="fail-500"}')).toBe(1);
+    const opened = service.logs.find((line) => String(line.msg).startsWith('upstream circuit breaker opened'));
+    expect(opened).toMatchObject({ upstream: 'primary', model: 'fail-500', level: 40 });
   });
 
-  it('while open, answers at once (< 300 ms each) with UpstreamUnavailableError saying when, and 0 upstream calls, on all 3 transports', async () => {
+  it('while open, answers fail-500 at once (< 300 ms) with retryAfterSeconds and 0 upstream calls on all 3 transports, while chatql-mock is served', async () => {
     await openBreaker();
     mock.reset();
     for (const transport of ALL_TRANSPORTS) {
-      const answer = await ask(service, transport, input());
+      const answer = await ask(service, transport, input('fail-500'));
       expectError(answer, unavailable(null), [mock.url]);
-      expect(answer.outcome.__typename === 'UpstreamUnavailableError' && answer.outcome.message).toMatch(
-        /^The upstream is failing; it will be tried again in [1-3] s\.$/,
-      );
+      const outcome = answer.outcome as Extract<typeof answer.outcome, { __typename: 'UpstreamUnavailableError' }>;
+      expect(outcome.message).toMatch(/^The model "fail-500" is failing upstream; it will be tried again in [1-3] s\.$/);
+      expect(outcome.retryAfterSeconds).toBeGreaterThan(0);
+      expect(outcome.retryAfterSeconds).toBeLessThanOrEqual(COOLDOWN_MS / 1000);
       expect(answer.ms, transport).toBeLessThan(300);
+      const served = await ask(service, transport, input('chatql-mock'));
+      expect(served.outcome.__typename, `${transport}: another model is served`).toBe('ChatCompletion');
     }
-    expect(mock.requests, 'the upstream was not touched').toHaveLength(0);
+    expect(chatCalls(mock).map((request) => (request.body as { model: string }).model), 'only chatql-mock reached the upstream').toEqual([
+      'chatql-mock',
+      'chatql-mock',
+      'chatql-mock',
+    ]);
   });
 
-  it('after the cool-down, lets 1 probe through (half-open: 2), refuses others meanwhile, and closes (0) when it succeeds', async () => {
-    await openBreaker();
+  it('after the cool-down, lets 1 probe through (half-open: 2) and refuses others meanwhile; a cancelled probe hands the probe on; a success closes it (0)', async () => {
+    await openBreaker('chatql-mock');
     await new Promise((resolve) => setTimeout(resolve, COOLDOWN_MS + 100));
-    expect((await readiness(service)).body.upstream.breaker).toEqual({ state: 'halfOpen' });
-    expect(await metric(service, BREAKER_SERIES)).toBe(2);
+    expect((await readiness(service)).body.upstream.openBreakers).toMatchObject([{ model: 'chatql-mock', state: 'halfOpen' }]);
+    expect(await metric(service, modelSeries('chatql-mock'))).toBe(2);
     mock.reset();
 
-    // The probe takes SLOW_HEADERS_MS to answer, long enough to send another call meanwhile.
-    const probe = ask(service, 'mutation', input('fail-slow-headers'));
+    // The probe hangs upstream, long enough to send another call meanwhile; then its client leaves.
+    mock.enqueue({ action: 'hang' });
+    const probe = subscribeWs(createWsClient(service), ChatCompletionStreamSubscription, { input: input() });
     await until(() => chatCalls(mock).length === 1, 2000, 'the probe to reach the upstream');
     const meanwhile = await ask(service, 'graphql-ws', input());
     expectError(meanwhile, unavailable(null));
-    expect(meanwhile.outcome.__typename === 'UpstreamUnavailableError' && meanwhile.outcome.message).toMatch(/trial request is under way/);
+    expect(meanwhile.outcome.__typename === 'UpstreamUnavailableError' && meanwhile.outcome.retryAfterSeconds).toBeGreaterThan(0);
     expect(meanwhile.ms).toBeLessThan(300);
     expect(chatCalls(mock), 'only the probe reached the upstream').toHaveLength(1);
+    probe.stop();
+    await until(() => mock.openRequests() === 0, 3000, 'the probe to be aborted');
+    expect((await readiness(service)).body.upstream.openBreakers, 'a cancelled probe proves nothing').toMatchObject([{ model: 'chatql-mock', state: 'halfOpen' }]);
 
-    const probed = await probe;
+    const probed = await ask(service, 'mutation', input());
     expect(probed.outcome.__typename, probed.raw).toBe('ChatCompletion');
-    expect((await readiness(service)).body.upstream.breaker).toEqual({ state: 'closed' });
-    expect(await metric(service, BREAKER_SERIES)).toBe(0);
+    expect(chatCalls(mock), 'the next call was the probe').toHaveLength(2);
+    expect((await readiness(service)).body.upstream.openBreakers).toEqual([]);
+    expect(await metric(service, modelSeries('chatql-mock'))).toBe(0);
+    expect(service.logs.some((line) => line.msg === 'upstream circuit breaker closed: the probe succeeded' && line.model === 'chatql-mock')).toBe(true);
     await expectRecovered(service, mock);
-    expect(chatCalls(mock)).toHaveLength(2);
   });
 
   it('a probe that fails opens it again at once: 1 upstream call (the open breaker stops the retries)', async () => {
@@ -280,42 +312,49 @@ describe('circuit breaker (UPSTREAM_BREAKER_THRESHOLD=3, UPSTREAM_BREAKER_COOLDO
     const answer = await ask(service, 'sse', input('fail-500'));
     expectError(answer, unavailable(500));
     expect(chatCalls(mock), 'the probe only').toHaveLength(1);
-    expect((await readiness(service)).body.upstream.breaker?.state).toBe('open');
-    expect(await metric(service, BREAKER_SERIES)).toBe(1);
+    expect((await readiness(service)).body.upstream.openBreakers).toMatchObject([{ model: 'fail-500', state: 'open' }]);
+    expect(await metric(service, modelSeries('fail-500'))).toBe(1);
+    expect(await metric(service, 'chatql_upstream_breaker_opened_total{upstream="primary",model="fail-500"}')).toBe(2);
   });
 
   it('streams that start and then break count as failures: after 3 (fail-break) it opens; a stream that ends whole resets the count', async () => {
-    // Two broken streams, then a whole one: the count starts again.
-    for (const model of ['fail-break', 'fail-break', 'chatql-mock']) await ask(service, 'graphql-ws', input(model));
-    expect((await readiness(service)).body.upstream.breaker).toEqual({ state: 'closed' });
+    // Two broken streams, then a whole one, of the same model: the count starts again.
+    mock.enqueue({ behaveAs: 'fail-break' }, { behaveAs: 'fail-break' });
     for (let i = 0; i < 3; i++) {
-      const answer = await ask(service, 'sse', input('fail-break'));
+      const answer = await ask(service, 'graphql-ws', input());
+      expect(answer.chunks.length).toBeGreaterThan(0);
+      expect(answer.outcome.__typename).toBe(i < 2 ? 'UpstreamUnavailableError' : 'ChatCompletion');
+    }
+    expect((await readiness(service)).body.upstream.openBreakers).toEqual([]);
+    mock.enqueue({ behaveAs: 'fail-break' }, { behaveAs: 'fail-break' }, { behaveAs: 'fail-break' });
+    for (let i = 0; i < 3; i++) {
+      const answer = await ask(service, 'sse', input());
       expect(answer.chunks.length, 'the stream had started').toBeGreaterThan(0);
       expectError(answer, { __typename: 'UpstreamUnavailableError' });
     }
-    expect((await readiness(service)).body.upstream.breaker?.state).toBe('open');
+    expect((await readiness(service)).body.upstream.openBreakers).toMatchObject([{ model: 'chatql-mock', state: 'open' }]);
     const before = chatCalls(mock).length;
     expectError(await ask(service, 'graphql-ws', input()), unavailable(null));
     expect(chatCalls(mock), 'the open breaker answered without the upstream').toHaveLength(before);
   });
 
-  it('4xx and 429 answers do not count: 6 of them (fail-400, fail-429, fail-budget, twice each) leave it closed', async () => {
+  it('4xx and 429 answers do not count: 6 of them (fail-400, fail-429, fail-budget, twice each) open nothing', async () => {
     for (const model of ['fail-400', 'fail-429', 'fail-budget', 'fail-400', 'fail-429', 'fail-budget']) {
       const answer = await ask(service, 'mutation', input(model));
       expect(answer.outcome.__typename).not.toBe('ChatCompletion');
     }
     expect(chatCalls(mock)).toHaveLength(6);
-    expect((await readiness(service)).body.upstream.breaker).toEqual({ state: 'closed' });
+    expect((await readiness(service)).body.upstream).toMatchObject({ breaker: { state: 'closed' }, openBreakers: [] });
   });
 
-  it('client cancellations do not count: 4 streams left while the upstream hangs leave it closed', async () => {
+  it('client cancellations do not count: 4 streams left while the upstream hangs open nothing', async () => {
     for (let i = 0; i < 4; i++) {
       const subscription = subscribeWs(createWsClient(service), ChatCompletionStreamSubscription, { input: input('fail-hang') });
       await until(() => chatCalls(mock).length === i + 1, 3000, 'the request to reach the upstream');
       subscription.stop();
       await until(() => mock.openRequests() === 0, 3000, 'the upstream request to be aborted');
     }
-    expect((await readiness(service)).body.upstream.breaker).toEqual({ state: 'closed' });
+    expect((await readiness(service)).body.upstream).toMatchObject({ breaker: { state: 'closed' }, openBreakers: [] });
     await expectRecovered(service, mock);
   });
 });

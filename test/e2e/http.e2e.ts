@@ -176,7 +176,7 @@ describe('models', () => {
       const models = body.data?.models;
       expect(models?.__typename).toBe('ModelList');
       if (models?.__typename !== 'ModelList') continue;
-      expect(models.models[0]).toStrictEqual({ id: 'chatql-mock', ownedBy: 'chatql-mock', created: '2025-01-01T00:00:00.000Z' });
+      expect(models.models[0]).toStrictEqual({ id: 'chatql-mock', ownedBy: 'chatql-mock', created: '2025-01-01T00:00:00.000Z', unavailableUntil: null });
       expect(models.models.map((model) => model.id)).toContain('fail-429');
     }
     expect(modelCalls()).toBe(1);

@@ -21,6 +21,26 @@ function keysFile(content: unknown): string {
   return path;
 }
 
+describe('AUTH_MODE=forward: tokens that may go upstream as a header', () => {
+  const forward = createAuthenticator({ mode: 'forward' }, UNLIMITED);
+
+  it.each([
+    ['a control character', 'sk-x\u0001'],
+    ['a non-ASCII character', 'sk-€uro'],
+    ['4,097 characters', `sk-${'x'.repeat(4094)}`],
+  ])('refuses a token with %s (AuthenticationError, source SERVICE)', async (_label, token) => {
+    const outcome = await forward.authenticate(`Bearer ${token}`);
+    expect(outcome).toBeInstanceOf(AuthenticationError);
+    expect((outcome as AuthenticationError).source).toBe('SERVICE');
+    expect((outcome as AuthenticationError).message).toBe('The bearer token must be 1 to 4096 visible ASCII characters.');
+  });
+
+  it('accepts 4,096 visible ASCII characters, and forwards the token as it came', async () => {
+    const token = `sk-${'x'.repeat(4093)}`;
+    expect(await forward.authenticate(`Bearer ${token}`)).toMatchObject({ upstreamKey: token, id: expect.stringMatching(/^key-[0-9a-f]{16}$/) });
+  });
+});
+
 describe('security configuration', () => {
   it('refuses to start in production without an explicit AUTH_MODE, and starts with AUTH_MODE=none set on purpose', () => {
     expect(problems({ ...UPSTREAM, NODE_ENV: 'production' }).join('\n')).toMatch(/AUTH_MODE is not set.*AUTH_MODE=none/);

@@ -3,10 +3,16 @@
  * as loadConfig reads them, the UPSTREAM_FALLBACKS parser, and the circuit breaker's state machine
  * in process (the same behaviour end to end: test/e2e/faults.e2e.ts).
  */
-import { APIConnectionError, APIUserAbortError, BadRequestError } from 'openai';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
-import { UpstreamBreaker } from '../../src/upstream/breaker.js';
+import {
+  CircuitBreaker,
+  HealthTicket,
+  MAX_MODEL_BREAKERS,
+  type Refusal,
+  TargetHealth,
+  type Verdict,
+} from '../../src/upstream/breaker.js';
 import { parseUpstreamFallbacks } from '../../src/upstream/fallbacks.js';
 import { LITELLM, ok, problems } from '../utils/config.js';
 
@@ -99,83 +105,183 @@ describe('parseUpstreamFallbacks', () => {
   });
 });
 
-describe('UpstreamBreaker (threshold 2, cool-down 80 ms)', () => {
-  const unwell = (error: unknown) => error instanceof APIConnectionError;
-  const down = () => Promise.reject(new APIConnectionError({ message: 'refused' }));
-  const up = () => Promise.resolve('answer');
-  const signal = new AbortController().signal;
+describe('CircuitBreaker (threshold 2, cool-down 80 ms)', () => {
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-  async function opened(events: string[] = []): Promise<UpstreamBreaker> {
-    const breaker = new UpstreamBreaker(2, 80, { onOpen: () => events.push('open'), onClose: () => events.push('close') });
-    for (let i = 0; i < 2; i++) await expect(breaker.run(signal, down, unwell)).rejects.toBeInstanceOf(APIConnectionError);
+  /** One call through the breaker, settled with `verdict`; false when it was refused. */
+  function call(breaker: CircuitBreaker, verdict: Verdict): boolean {
+    const pass = breaker.admit();
+    if (!pass) return false;
+    breaker.settle(pass, verdict);
+    return true;
+  }
+
+  function opened(events: string[] = []): CircuitBreaker {
+    const breaker = new CircuitBreaker(2, 80, { onOpen: () => events.push('open'), onClose: () => events.push('close') });
+    call(breaker, 'failure');
+    call(breaker, 'failure');
     return breaker;
   }
 
-  it('opens after 2 consecutive unwell failures, not after 1; a success in between resets the count', async () => {
-    const breaker = new UpstreamBreaker(2, 80);
-    await expect(breaker.run(signal, down, unwell)).rejects.toThrow();
-    await expect(breaker.run(signal, up, unwell)).resolves.toBe('answer');
-    await expect(breaker.run(signal, down, unwell)).rejects.toThrow();
+  it('opens after 2 consecutive failures, not after 1; a success in between resets the count', () => {
+    const breaker = new CircuitBreaker(2, 80);
+    call(breaker, 'failure');
+    call(breaker, 'success');
+    call(breaker, 'failure');
     expect(breaker.state).toBe('closed');
-    await expect(breaker.run(signal, down, unwell)).rejects.toThrow();
+    call(breaker, 'failure');
     expect(breaker.state).toBe('open');
-    expect(breaker.admits()).toBe(false);
-    expect(breaker.refusal().message).toBe('The upstream is failing; it will be tried again in 1 s.');
+    expect(breaker.admit()).toBeNull();
     const status = breaker.status();
     expect(status.state).toBe('open');
     expect(Date.parse(status.opensUntil ?? '') - Date.now()).toBeLessThanOrEqual(80);
+    expect(breaker.blockedUntil()).toBe(Date.parse(status.opensUntil ?? ''));
   });
 
-  it('does not count failures that are not unwell (a 400) or client cancellations: 4 of them leave it closed', async () => {
-    const breaker = new UpstreamBreaker(2, 80);
-    const aborted = new AbortController();
-    aborted.abort();
-    const badRequest = () => Promise.reject(new BadRequestError(400, { message: 'bad' }, 'bad', new Headers()));
-    await expect(breaker.run(signal, badRequest, unwell)).rejects.toThrow();
-    await expect(breaker.run(signal, badRequest, unwell)).rejects.toThrow();
-    await expect(breaker.run(aborted.signal, () => Promise.reject(new APIUserAbortError()), unwell)).rejects.toThrow();
-    await expect(breaker.run(aborted.signal, down, unwell)).rejects.toThrow();
+  it('cancellations count neither way: 4 of them between 2 failures still open it', () => {
+    const breaker = new CircuitBreaker(2, 80);
+    call(breaker, 'failure');
+    for (let i = 0; i < 4; i++) call(breaker, 'cancelled');
     expect(breaker.state).toBe('closed');
+    call(breaker, 'failure');
+    expect(breaker.state).toBe('open');
   });
 
   it('after the cool-down lets exactly 1 probe through (others refused meanwhile); its success closes it', async () => {
     const events: string[] = [];
-    const breaker = await opened(events);
+    const breaker = opened(events);
     await sleep(100);
     expect(breaker.state).toBe('halfOpen');
-    expect(breaker.admits()).toBe(true);
-    let answer!: (value: string) => void;
-    const probe = breaker.run(signal, () => new Promise<string>((resolve) => (answer = resolve)), unwell);
-    expect(breaker.admits(), 'a probe is under way').toBe(false);
-    expect(breaker.refusal().message).toMatch(/trial request is under way/);
-    answer('probed');
-    await expect(probe).resolves.toBe('probed');
+    expect(breaker.blockedUntil()).toBeNull();
+    const probe = breaker.admit();
+    expect(probe?.probe).toBe(true);
+    expect(breaker.admit(), 'a probe is under way').toBeNull();
+    expect(breaker.blockedUntil()! - Date.now(), 'a probe under way: come back in about a second').toBeGreaterThan(500);
+    breaker.settle(probe!, 'success');
     expect(breaker.state).toBe('closed');
     expect(events).toEqual(['open', 'close']);
   });
 
-  it('a failed probe, or a cancelled one, opens it again for another cool-down', async () => {
+  it('a failed probe opens it again for another cool-down', async () => {
     const events: string[] = [];
-    const breaker = await opened(events);
+    const breaker = opened(events);
     await sleep(100);
-    await expect(breaker.run(signal, down, unwell)).rejects.toThrow();
+    call(breaker, 'failure');
     expect(breaker.state).toBe('open');
-    await sleep(100);
-    const leaving = new AbortController();
-    leaving.abort();
-    await expect(breaker.run(leaving.signal, () => Promise.reject(new APIUserAbortError()), unwell)).rejects.toThrow();
-    expect(breaker.state, 'a cancelled probe proves nothing').toBe('open');
-    expect(events).toEqual(['open', 'open', 'open']);
+    expect(events).toEqual(['open', 'open']);
   });
 
-  it('counts a failure after the first chunk (recordFailure) towards the threshold', async () => {
-    const breaker = new UpstreamBreaker(2, 80);
-    breaker.recordFailure();
-    await sleep(0);
+  it('a cancelled probe hands the probe to the next call (it does not keep the breaker open)', async () => {
+    const events: string[] = [];
+    const breaker = opened(events);
+    await sleep(100);
+    call(breaker, 'cancelled');
+    expect(breaker.state).toBe('halfOpen');
+    const next = breaker.admit();
+    expect(next?.probe, 'the next call is the probe').toBe(true);
+    breaker.settle(next!, 'success');
     expect(breaker.state).toBe('closed');
-    breaker.recordFailure();
-    await sleep(0);
+    expect(events).toEqual(['open', 'close']);
+  });
+
+  it("a stream probe's first chunk closes it, one failure short of the threshold: a break then opens it again at once", async () => {
+    const breaker = opened();
+    await sleep(100);
+    const probe = breaker.admit()!;
+    breaker.settle(probe, 'provisional');
+    expect(breaker.state, 'the model answers: others may go').toBe('closed');
+    expect(breaker.admit()?.probe).toBe(false);
+    // The probe stream then breaks: its end settles as a plain call.
+    breaker.settle({ breaker, probe: false }, 'failure');
     expect(breaker.state).toBe('open');
+  });
+
+  it('a failure of a call admitted before the breaker opened does not extend the cool-down', () => {
+    const breaker = new CircuitBreaker(2, 80);
+    const late = breaker.admit()!;
+    call(breaker, 'failure');
+    call(breaker, 'failure');
+    const until = breaker.status().opensUntil;
+    breaker.settle(late, 'failure');
+    expect(breaker.status().opensUntil).toBe(until);
+    breaker.settle(late, 'success');
+    expect(breaker.state, 'nor does its success close it').toBe('open');
+  });
+});
+
+describe('TargetHealth (threshold 2, cool-down 80 ms): a breaker per model, one for the target', () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  function settleOne(health: TargetHealth, model: string, outcome: Parameters<HealthTicket['settle']>[0]): HealthTicket | Refusal {
+    const ticket = health.admit(model);
+    if (ticket instanceof HealthTicket) ticket.settle(outcome);
+    return ticket;
+  }
+
+  it("model failures open that model's breaker only: model-a refused until its probe, model-b and the target untouched", () => {
+    const opened: Array<string | null> = [];
+    const health = new TargetHealth(2, 80, { onOpen: (model) => opened.push(model) });
+    for (let i = 0; i < 12; i++) settleOne(health, 'model-a', 'model');
+    const refusal = health.admit('model-a');
+    expect(refusal).not.toBeInstanceOf(HealthTicket);
+    expect((refusal as Refusal).model).toBe('model-a');
+    expect((refusal as Refusal).until - Date.now()).toBeLessThanOrEqual(80);
+    expect(health.admit('model-b')).toBeInstanceOf(HealthTicket);
+    expect(health.breaker.state).toBe('closed');
+    expect(opened, 'opened once: refused calls do not count').toEqual(['model-a']);
+    expect(health.blockedUntil('model-a')).not.toBeNull();
+    expect(health.blockedUntil('model-b')).toBeNull();
+    expect(health.openBreakers()).toEqual([{ model: 'model-a', state: 'open', until: expect.any(String) }]);
+  });
+
+  it('target failures open the target breaker: every model refused, with model null in the refusal', () => {
+    const health = new TargetHealth(2, 80);
+    settleOne(health, 'model-a', 'target');
+    settleOne(health, 'model-b', 'target');
+    expect(health.breaker.state).toBe('open');
+    for (const model of ['model-a', 'model-b', 'model-c']) expect((health.admit(model) as Refusal).model).toBeNull();
+    expect(health.openBreakers().map((breaker) => breaker.model)).toEqual([null]);
+  });
+
+  it('4xx answers (none) and cancellations count against nothing; a model failure says the target is reachable', () => {
+    const health = new TargetHealth(2, 80);
+    settleOne(health, 'model-a', 'target');
+    settleOne(health, 'model-a', 'model');
+    settleOne(health, 'model-a', 'target');
+    expect(health.breaker.state, 'a model failure between two target failures resets the target count').toBe('closed');
+    for (let i = 0; i < 6; i++) settleOne(health, 'model-a', i % 2 === 0 ? 'none' : 'cancelled');
+    expect(health.openBreakers()).toEqual([]);
+  });
+
+  it("a refusal by the model's breaker hands the target's probe back to the next call", () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: 0 });
+    try {
+      const health = new TargetHealth(1, 80);
+      // A model-b call admitted while all was closed, settled after the target opened.
+      const early = health.admit('model-b') as HealthTicket;
+      settleOne(health, 'model-c', 'target');
+      vi.setSystemTime(50);
+      early.settle('model');
+      expect(health.openBreakers().map(({ model, until }) => [model, Date.parse(until)])).toEqual([
+        [null, 80],
+        ['model-b', 130],
+      ]);
+      vi.setSystemTime(100);
+      // The target is due for its probe, model-b is not: the probe is not spent on model-b.
+      expect((health.admit('model-b') as Refusal).model).toBe('model-b');
+      const probe = health.admit('model-c');
+      expect(probe).toBeInstanceOf(HealthTicket);
+      (probe as HealthTicket).settle('success');
+      expect(health.breaker.state).toBe('closed');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('keeps at most MAX_MODEL_BREAKERS model breakers, dropping the least recently used', () => {
+    const health = new TargetHealth(2, 80);
+    for (let i = 0; i < MAX_MODEL_BREAKERS + 50; i++) settleOne(health, `model-${i}`, 'success');
+    expect(health.modelStates()).toHaveLength(MAX_MODEL_BREAKERS);
+    expect(health.modelStates()[0]?.model).toBe('model-50');
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { validateChatInput } from '../../src/chat/validate.js';
+import { MAX_JSON_DEPTH, validateChatInput } from '../../src/chat/validate.js';
 import { ErrorSource, InvalidRequestError } from '../../src/errors.js';
 import type { ChatCompletionInputShape } from '../../src/schema/chat-input.js';
 
@@ -71,6 +71,45 @@ describe('validateChatInput', () => {
         }),
       ),
     ).toBeNull();
+  });
+
+  describe('JSONObject inputs nest at most MAX_JSON_DEPTH (64) levels', () => {
+    const nested = (depth: number): Record<string, unknown> => {
+      let value: Record<string, unknown> = {};
+      for (let i = 1; i < depth; i++) value = { properties: value };
+      return value;
+    };
+    const arrays = (depth: number): Record<string, unknown> => {
+      let value: unknown = [];
+      for (let i = 2; i < depth; i++) value = [value];
+      return { list: value };
+    };
+
+    it('accepts 64 levels of tool parameters and of a response format schema', () => {
+      expect(MAX_JSON_DEPTH).toBe(64);
+      expect(validateChatInput(input({ tools: [{ function: { name: 'f', parameters: nested(64) } }] }))).toBeNull();
+      expect(validateChatInput(input({ responseFormat: { type: 'JSON_SCHEMA', jsonSchema: { name: 's', schema: nested(64) } } }))).toBeNull();
+      expect(validateChatInput(input({ tools: [{ function: { name: 'f', parameters: arrays(64) } }] }))).toBeNull();
+    });
+
+    it('refuses 65 levels (objects or arrays), naming the input at fault, code too_deep', () => {
+      const tools = [
+        { function: { name: 'ok', parameters: nested(3) } },
+        { function: { name: 'deep', parameters: nested(65) } },
+      ];
+      expect(problem(input({ tools }))).toMatchObject({ param: 'input.tools.1.function.parameters', code: 'too_deep' });
+      expect(problem(input({ tools: [{ function: { name: 'f', parameters: arrays(65) } }] })).param).toBe('input.tools.0.function.parameters');
+      const schema = nested(65);
+      expect(problem(input({ responseFormat: { type: 'JSON_SCHEMA', jsonSchema: { name: 's', schema } } })).param).toBe(
+        'input.responseFormat.jsonSchema.schema',
+      );
+    });
+
+    it('refuses 20,000 levels without overflowing the stack', () => {
+      let parameters: Record<string, unknown> = {};
+      for (let i = 0; i < 20_000; i++) parameters = { a: parameters };
+      expect(problem(input({ tools: [{ function: { name: 'f', parameters } }] })).code).toBe('too_deep');
+    });
   });
 
   it('refuses an empty message list', () => {

@@ -19,6 +19,7 @@ export const ErrorFieldsFragment = graphql(`
     }
     ... on UpstreamUnavailableError {
       status
+      retryAfterSeconds
     }
   }
 `);
@@ -132,6 +133,7 @@ export const ModelsQuery = graphql(`
           id
           ownedBy
           created
+          unavailableUntil
         }
       }
       ...ErrorFields

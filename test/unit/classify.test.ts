@@ -1,4 +1,5 @@
-import { APIConnectionError, APIConnectionTimeoutError, APIError, RateLimitError as SDKRateLimitError } from 'openai';
+import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, RateLimitError as SDKRateLimitError } from 'openai';
+import { errors as undiciErrors } from 'undici';
 import { describe, expect, it } from 'vitest';
 
 import {
@@ -15,11 +16,13 @@ import {
 } from '../../src/errors.js';
 import { createRedactor } from '../../src/redact.js';
 import {
+  classifyFailure,
   describeUpstreamError,
   InBandUpstreamError,
-  mapUpstreamError,
+  MalformedUpstreamAnswer,
   parseRetryAfter,
-} from '../../src/upstream/map-error.js';
+  StreamEndedUnfinished,
+} from '../../src/upstream/classify.js';
 import { retryDelayMs } from '../../src/upstream/retry.js';
 import type { WireError } from '../../src/upstream/wire.js';
 
@@ -37,7 +40,7 @@ function midStream(error: WireError): APIError {
 }
 
 function map(error: unknown): ChatQLError {
-  const mapped = mapUpstreamError(error, redact);
+  const mapped = classifyFailure(error, redact).error;
   expect(mapped.message).not.toBe('');
   expect(mapped.message).not.toContain(KEY);
   return mapped;
@@ -79,7 +82,7 @@ const RATE_LIMITED = {
   },
 };
 
-describe('mapUpstreamError: HTTP errors', () => {
+describe('classifyFailure: HTTP errors', () => {
   it('400 context_length_exceeded → InvalidRequestError with the upstream param and code', () => {
     const mapped = map(http(400, CONTEXT_LENGTH));
     expect(mapped).toBeInstanceOf(InvalidRequestError);
@@ -209,7 +212,7 @@ describe('mapUpstreamError: HTTP errors', () => {
   });
 });
 
-describe('mapUpstreamError: budgets', () => {
+describe('classifyFailure: budgets', () => {
   it.each([
     [
       '2024 auth_error with integer code 400',
@@ -274,43 +277,102 @@ describe('mapUpstreamError: budgets', () => {
   });
 });
 
-describe('mapUpstreamError: transport failures', () => {
-  it('APIConnectionTimeoutError → UpstreamTimeoutError, retryable', () => {
-    const mapped = map(new APIConnectionTimeoutError());
-    expect(mapped).toBeInstanceOf(UpstreamTimeoutError);
-    expect(mapped.retryable).toBe(true);
+/** A Node system error as node:net and node:dns raise them: a message and a string `code`. */
+function nodeError(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+/** What the SDK throws when its fetch failed before any response: the cause is what fetch threw. */
+function noResponse(cause: unknown): APIConnectionError {
+  return new APIConnectionError({ message: 'Connection error.', cause: cause as Error });
+}
+
+const SERVER_ERROR = { error: { message: 'server error', type: 'server_error', param: null, code: null } };
+
+describe('classifyFailure: the decisions (error, origin, retry, health), every shape in', () => {
+  // The shapes below are what openai@6 over undici@7 (src/upstream/http.ts) really threw against
+  // a refused port, an unresolvable host, TLS to a plain port, a server that reset, the mock's
+  // failure models, and headers that undici or the SDK would not send.
+  it.each<[string, unknown, string, string, boolean, string]>([
+    // label, thrown, error, origin, retry, health
+    ['500', http(500, SERVER_ERROR), 'UpstreamUnavailableError', 'upstream', true, 'model'],
+    ['502 (a proxy page)', http(502, undefined), 'UpstreamUnavailableError', 'upstream', true, 'model'],
+    ['503', http(503, SERVER_ERROR), 'UpstreamUnavailableError', 'upstream', true, 'model'],
+    ['504', http(504, SERVER_ERROR), 'UpstreamUnavailableError', 'upstream', true, 'model'],
+    ['408', http(408, { error: { message: 'timeout', type: null, param: null, code: null } }), 'UpstreamTimeoutError', 'upstream', true, 'model'],
+    ['400', http(400, CONTEXT_LENGTH), 'InvalidRequestError', 'upstream', false, 'none'],
+    ['401', http(401, BAD_KEY), 'AuthenticationError', 'upstream', false, 'none'],
+    ['403', http(403, { error: { message: 'denied', type: 'permission_denied', param: null, code: null } }), 'PermissionDeniedError', 'upstream', false, 'none'],
+    ['404', http(404, MODEL_NOT_FOUND), 'NotFoundError', 'upstream', false, 'none'],
+    ['409', http(409, { error: { message: 'conflict', type: null, param: null, code: null } }), 'InvalidRequestError', 'upstream', true, 'none'],
+    ['422', http(422, { error: { message: 'bad', type: 'invalid_request_error', param: null, code: null } }), 'InvalidRequestError', 'upstream', false, 'none'],
+    ['429', http(429, RATE_LIMITED), 'RateLimitError', 'upstream', true, 'none'],
+    ['429 with a long Retry-After', http(429, RATE_LIMITED, { 'retry-after': '60' }), 'RateLimitError', 'upstream', true, 'none'],
+    ['a 429 budget error', http(429, { error: { message: 'Budget has been exceeded!', type: 'budget_exceeded', param: null, code: '429' } }), 'BudgetExceededError', 'upstream', false, 'none'],
+    ['in-band 500 (LiteLLM)', midStream({ message: 'Error processing stream start', type: 'None', param: null, code: '500' }), 'UpstreamUnavailableError', 'upstream', true, 'model'],
+    ['in-band 429 (LiteLLM)', midStream({ message: 'rate limited', type: 'None', param: null, code: '429' }), 'RateLimitError', 'upstream', true, 'none'],
+    ['in-band 400 (vLLM flat)', new InBandUpstreamError({ message: 'bad', type: 'BadRequestError', param: null, code: 400 }), 'InvalidRequestError', 'upstream', false, 'none'],
+    ['in-band with nothing to go on', new InBandUpstreamError({ message: 'boom' }), 'UpstreamUnavailableError', 'upstream', true, 'model'],
+    ['header timeout', new APIConnectionTimeoutError(), 'UpstreamTimeoutError', 'upstream', false, 'model'],
+    ['idle timeout (stall)', new undiciErrors.BodyTimeoutError(), 'UpstreamTimeoutError', 'upstream', false, 'model'],
+    ['connection refused', noResponse(nodeError('connect ECONNREFUSED 127.0.0.1:4000', 'ECONNREFUSED')), 'UpstreamUnavailableError', 'upstream', true, 'target'],
+    ['DNS failure', noResponse(nodeError('getaddrinfo ENOTFOUND llm.invalid', 'ENOTFOUND')), 'UpstreamUnavailableError', 'upstream', true, 'target'],
+    ['DNS timeout', noResponse(nodeError('getaddrinfo EAI_AGAIN llm.internal', 'EAI_AGAIN')), 'UpstreamUnavailableError', 'upstream', true, 'target'],
+    ['TLS to a plain port', noResponse(nodeError('ssl3_get_record:wrong version number', 'ERR_SSL_WRONG_VERSION_NUMBER')), 'UpstreamUnavailableError', 'upstream', true, 'target'],
+    ['TLS, a self-signed certificate', noResponse(nodeError('self-signed certificate', 'DEPTH_ZERO_SELF_SIGNED_CERT')), 'UpstreamUnavailableError', 'upstream', true, 'target'],
+    ['TLS, a wrong host name', noResponse(nodeError("Hostname/IP does not match certificate's altnames", 'ERR_TLS_CERT_ALTNAME_INVALID')), 'UpstreamUnavailableError', 'upstream', true, 'target'],
+    ['reset before any response byte (RST)', noResponse(nodeError('read ECONNRESET', 'ECONNRESET')), 'UpstreamUnavailableError', 'upstream', true, 'target'],
+    ['closed before any response byte', noResponse(new undiciErrors.SocketError('other side closed')), 'UpstreamUnavailableError', 'upstream', true, 'target'],
+    ['connect timeout', noResponse(new undiciErrors.ConnectTimeoutError()), 'UpstreamUnavailableError', 'upstream', true, 'target'],
+    ['a stream that broke after its headers', new undiciErrors.SocketError('other side closed'), 'UpstreamUnavailableError', 'upstream', true, 'model'],
+    ['a JSON body cut off mid-way', new undiciErrors.SocketError('other side closed'), 'UpstreamUnavailableError', 'upstream', true, 'model'],
+    ['a reset mid-body (ECONNRESET)', nodeError('read ECONNRESET', 'ECONNRESET'), 'UpstreamUnavailableError', 'upstream', true, 'model'],
+    ['a short body', new undiciErrors.ResponseContentLengthMismatchError(), 'UpstreamUnavailableError', 'upstream', true, 'model'],
+    ["undici fetch's \"terminated\"", Object.assign(new TypeError('terminated'), { cause: new undiciErrors.SocketError('other side closed') }), 'UpstreamUnavailableError', 'upstream', true, 'model'],
+    ['a stream that ended unfinished', new StreamEndedUnfinished('no finish reason'), 'UpstreamUnavailableError', 'upstream', true, 'model'],
+    ['malformed JSON (SyntaxError)', new SyntaxError('Unexpected token < in JSON at position 0'), 'UpstreamUnavailableError', 'upstream', false, 'none'],
+    ['not a chat completion', new MalformedUpstreamAnswer('not a completion'), 'UpstreamUnavailableError', 'upstream', false, 'none'],
+    ['an abort (SDK)', new APIUserAbortError(), 'UpstreamUnavailableError', 'cancelled', false, 'none'],
+    ['an abort (undici)', new undiciErrors.RequestAbortedError(), 'UpstreamUnavailableError', 'cancelled', false, 'none'],
+    ['a header value undici refuses (forwarded token with a control character)', noResponse(new undiciErrors.InvalidArgumentError('invalid authorization header')), 'UpstreamUnavailableError', 'service', false, 'none'],
+    ['a header value the SDK refuses ("x\\r\\ny")', new TypeError('Headers.append: "x\r\ny" is an invalid header value.'), 'UpstreamUnavailableError', 'service', false, 'none'],
+    ['a header value that is not a ByteString ("€")', new TypeError('Cannot convert argument to a ByteString because the character at index 0 has a value of 8364 which is greater than 255.'), 'UpstreamUnavailableError', 'service', false, 'none'],
+    ['a stack overflow in JSON.stringify', new RangeError('Maximum call stack size exceeded'), 'UpstreamUnavailableError', 'service', false, 'none'],
+    ['a bare TypeError "terminated" (no network cause)', new TypeError('terminated'), 'UpstreamUnavailableError', 'service', false, 'none'],
+    ['an Error without a code', new Error('socket hang up'), 'UpstreamUnavailableError', 'service', false, 'none'],
+    ['a non-Error', 'weird', 'UpstreamUnavailableError', 'service', false, 'none'],
+    ['a ChatQLError of our own', new InvalidRequestError('bad', ErrorSource.SERVICE, 'input.model'), 'InvalidRequestError', 'service', false, 'none'],
+  ])('%s → %s, origin %s, retry %s, health %s', (_label, thrown, error, origin, retry, health) => {
+    const failure = classifyFailure(thrown, redact);
+    expect({ error: failure.error.name, origin: failure.origin, retry: failure.retry, health: failure.health }).toEqual({ error, origin, retry, health });
+    expect(failure.error.message).not.toBe('');
   });
 
-  it('APIConnectionError → UpstreamUnavailableError without status, retryable', () => {
-    const cause = new Error(`connect ECONNREFUSED 127.0.0.1:4000 (key ${KEY})`);
-    const mapped = map(new APIConnectionError({ message: 'Connection error.', cause }));
-    expect(mapped).toBeInstanceOf(UpstreamUnavailableError);
-    expect((mapped as UpstreamUnavailableError).status).toBeNull();
-    expect(mapped.retryable).toBe(true);
+  it('answers the service\'s own failures without internals, source SERVICE, not retryable', () => {
+    const failure = classifyFailure(new RangeError('Maximum call stack size exceeded'), redact);
+    expect(failure.error).toBeInstanceOf(UpstreamUnavailableError);
+    expect(failure.error.source).toBe('SERVICE');
+    expect(failure.error.retryable).toBe(false);
+    expect(failure.error.message).not.toMatch(/stack|RangeError|connection/i);
   });
 
-  it('a connection reset mid-body (TypeError "terminated") → UpstreamUnavailableError, retryable', () => {
-    const mapped = map(new TypeError('terminated'));
-    expect(mapped).toBeInstanceOf(UpstreamUnavailableError);
-    expect((mapped as UpstreamUnavailableError).status).toBeNull();
-    expect(mapped.retryable).toBe(true);
+  it('a refused connection and a timeout still read as before: no status, retryable', () => {
+    const refused = classifyFailure(noResponse(nodeError(`connect ECONNREFUSED 127.0.0.1:4000 (key ${KEY})`, 'ECONNREFUSED')), redact).error;
+    expect(refused).toBeInstanceOf(UpstreamUnavailableError);
+    expect((refused as UpstreamUnavailableError).status).toBeNull();
+    expect(refused.retryable).toBe(true);
+    expect(refused.source).toBe('UPSTREAM');
+    expect(map(new APIConnectionTimeoutError()).retryable).toBe(true);
   });
 
-  it('anything else thrown (even a non-Error) → UpstreamUnavailableError', () => {
-    expect(map(new Error(`socket hang up ${KEY}`))).toBeInstanceOf(UpstreamUnavailableError);
-    expect(map('weird')).toBeInstanceOf(UpstreamUnavailableError);
-  });
-
-  it('malformed JSON (SyntaxError) → UpstreamUnavailableError without status, not retryable', () => {
+  it('malformed JSON is not retryable (the spec: retryable for rate limits, timeouts, 5xx and dropped connections)', () => {
     const mapped = map(new SyntaxError('Unexpected token < in JSON at position 0'));
-    expect(mapped).toBeInstanceOf(UpstreamUnavailableError);
     expect((mapped as UpstreamUnavailableError).status).toBeNull();
-    // The spec: retryable for rate limits, timeouts, 5xx and dropped connections, false for the rest.
     expect(mapped.retryable).toBe(false);
   });
 });
 
-describe('mapUpstreamError: error objects inside a stream', () => {
+describe('classifyFailure: error objects inside a stream', () => {
   it('LiteLLM in-band {"type":"None","code":"429"} → RateLimitError', () => {
     const body = { message: 'litellm.RateLimitError: Rate limit exceeded', type: 'None', param: null, code: '429' };
     expect(map(new InBandUpstreamError(body))).toBeInstanceOf(RateLimitError);
@@ -377,7 +439,7 @@ describe('mapUpstreamError: error objects inside a stream', () => {
   });
 });
 
-describe('mapUpstreamError: secrets', () => {
+describe('classifyFailure: secrets', () => {
   const leaky = `Incorrect API key provided: ${KEY}. Also tried sk-proj-AbC123xyz789 and sk-ant-api03-QQQQ. Header: Bearer abcdefghijklmnop`;
 
   it.each([
@@ -393,7 +455,7 @@ describe('mapUpstreamError: secrets', () => {
     ['connection', new APIConnectionError({ message: `Connection error: ${leaky}`, cause: new Error(leaky) })],
     ['other', new Error(leaky)],
   ])('the message mapped from the %s error carries no key', (_label, error) => {
-    const mapped = mapUpstreamError(error, redact);
+    const mapped = classifyFailure(error, redact).error;
     expect(mapped.message).not.toContain(KEY);
     expect(mapped.message).not.toContain('sk-proj-AbC123xyz789');
     expect(mapped.message).not.toContain('sk-ant-api03-QQQQ');
@@ -472,12 +534,12 @@ describe('retryDelayMs', () => {
   const policy = { maxRetries: 2 };
 
   function delay(error: unknown, attempt = 0, retryPolicy: { maxRetries: number } = policy): number | null {
-    return retryDelayMs(error, mapUpstreamError(error, redact), attempt, retryPolicy);
+    return retryDelayMs(classifyFailure(error, redact), attempt, retryPolicy);
   }
 
   it.each([
-    ['a refused connection', new APIConnectionError({ message: 'Connection error.', cause: new Error('connect ECONNREFUSED 127.0.0.1:4000') })],
-    ['a reset mid-body', new TypeError('terminated')],
+    ['a refused connection', new APIConnectionError({ message: 'Connection error.', cause: nodeError('connect ECONNREFUSED 127.0.0.1:4000', 'ECONNREFUSED') })],
+    ['a reset mid-body', new undiciErrors.SocketError('other side closed')],
     ['408', http(408, { error: { message: 'timeout', type: null, param: null, code: null } })],
     ['409', http(409, { error: { message: 'conflict', type: null, param: null, code: null } })],
     ['500', http(500, { error: { message: 'server error', type: 'server_error', param: null, code: null } })],
@@ -548,7 +610,7 @@ describe('retryDelayMs', () => {
   });
 
   it('backs off longer as attempts grow, never beyond 2 s', () => {
-    const error = new TypeError('terminated');
+    const error = new undiciErrors.SocketError('other side closed');
     const samples = (attempt: number) => Array.from({ length: 200 }, () => delay(error, attempt, { maxRetries: 10 })!);
     const byAttempt = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map(samples);
     for (const values of byAttempt) {
