@@ -10,14 +10,16 @@ import { createYoga } from 'graphql-yoga';
 
 import type { Tracer } from '@opentelemetry/api';
 
-import { createAuthenticator, type ReloadResult } from './auth/authenticate.js';
+import { type AuthOutcome, createAuthenticator, type ReloadResult } from './auth/authenticate.js';
 import { ChatService } from './chat/service.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { armorPlugins } from './http/armor.js';
 import { CSRF_MESSAGE, isSimpleContentType, isUntrustedRequest, useCsrfProtection } from './http/csrf.js';
 import { graphiqlOptions, renderGraphiQL } from './http/graphiql.js';
-import { isOriginAllowed } from './http/origins.js';
+import { hostRefusal, isHostAllowed } from './http/hosts.js';
+import { isOriginAllowed, type OriginPolicy } from './http/origins.js';
+import { needsPreAuthentication, preAuthenticate } from './http/pre-auth.js';
 import { SlowClientWatch } from './http/slow-clients.js';
 import { persistedDocumentsPlugins } from './http/persisted.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from './http/request-id.js';
@@ -139,34 +141,41 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
   const authenticator = createAuthenticator(security.auth, security.defaultLimits);
   // AUTH_MODE=forward: keys the upstream refused lately are refused again without a call.
   const rejectedKeys = security.auth.mode === 'forward' ? new RejectedKeys(config.modelsCacheMs) : undefined;
-  const chat = new ChatService({ ...callContext, targets, operations, metrics, gate, logContent: config.logContent, ...(rejectedKeys ? { rejectedKeys } : {}) });
+  const chat = new ChatService({ ...callContext, targets, operations, metrics, gate, logContent: config.logContent, maxMessages: config.maxMessages, ...(rejectedKeys ? { rejectedKeys } : {}) });
   const models = new ModelsService({ ...callContext, client, cacheMs: config.modelsCacheMs, ...(rejectedKeys ? { rejectedKeys } : {}) });
 
-  const yoga = createYoga<WebSocketInitialContext & object, Context>({
+  // The host names the service answers to and the origins that count as its own or allowed.
+  const origins: OriginPolicy = { corsOrigins: config.corsOrigins, hosts: config.allowedHosts };
+  // Large requests authenticated before their body was read (see src/http/pre-auth.ts).
+  const preAuthenticated = new WeakMap<IncomingMessage, AuthOutcome>();
+
+  const yoga = createYoga<WebSocketInitialContext & { req?: IncomingMessage }, Context>({
     schema,
     graphqlEndpoint: '/graphql',
-    context: async ({ request, operationSignal, operationRequestId, operationPrincipal }): Promise<Context> => ({
+    context: async ({ request, req, operationSignal, operationRequestId, operationPrincipal }): Promise<Context> => ({
       chat,
       models,
       logger,
       gate,
       authMode: authenticator.mode,
       // graphql-ws authenticated its connection at `connection_init`; HTTP and SSE send a header.
-      principal: operationPrincipal ?? (await authenticator.authenticate(request.headers.get('authorization'))),
+      principal:
+        operationPrincipal ?? (req && preAuthenticated.get(req)) ?? (await authenticator.authenticate(request.headers.get('authorization'))),
       // graphql-ws passes its per-operation signal; over HTTP and SSE the request's own signal
       // fires when the client disconnects.
       signal: operationSignal ?? request.signal,
       // `handle` has put the (checked or generated) id on every HTTP request.
       requestId: operationRequestId ?? request.headers.get(REQUEST_ID_HEADER) ?? '',
     }),
-    graphiql: () => graphiqlOptions(models.peek()?.[0]?.id ?? FALLBACK_EXAMPLE_MODEL),
+    // Off in production unless GRAPHIQL=true: the page is 9 MB, and it needs introspection.
+    graphiql: config.graphiql ? () => graphiqlOptions(models.peek()?.[0]?.id ?? FALLBACK_EXAMPLE_MODEL) : false,
     renderGraphiQL,
     landingPage: false,
     // Unexpected exceptions stay "Unexpected error." with no stack, whatever NODE_ENV says.
     maskedErrors: { isDev: false },
     cors: (request) => {
       const origin = request.headers.get('origin');
-      if (!origin || !isOriginAllowed(origin, request.headers.get('host'), config.corsOrigins)) return false;
+      if (!origin || !isOriginAllowed(origin, request.headers.get('host'), origins)) return false;
       // `['*']` makes Yoga reflect the request's origin (with Vary: Origin); it is reached only
       // for origins allowed above.
       return { origin: ['*'], credentials: true, maxAge: 600 };
@@ -179,7 +188,7 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
     // operation of a batch then passes the same limits, per-client ones included.
     batching: config.batchLimit === 0 ? false : { limit: config.batchLimit },
     plugins: [
-      useCsrfProtection(config.corsOrigins),
+      useCsrfProtection(origins),
       ...armorPlugins({ introspection: config.introspection }),
       // Trusted documents (PERSISTED_DOCUMENTS): refuses anything but a listed document's id in
       // `onParams`, before parsing; graphql-ws gets the same store below.
@@ -213,10 +222,6 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = req.url?.split('?', 1)[0];
-    if (path === '/metrics' && metricsServer === null && req.method === 'GET') {
-      serveMetrics(res);
-      return;
-    }
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
       return;
@@ -225,6 +230,15 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
       // The upstream's health is reported, not enforced: an outage reaches clients as typed
       // errors, which beats a load balancer's 503.
       res.writeHead(operations.draining ? 503 : 200, { 'content-type': 'application/json' }).end(JSON.stringify(readiness()));
+      return;
+    }
+    // Orchestrators probe the health endpoints by IP address; everything else must name an allowed host.
+    if (!isHostAllowed(config.allowedHosts, req.headers.host)) {
+      res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end(hostRefusal(req.headers.host));
+      return;
+    }
+    if (path === '/metrics' && config.metricsOnMainPort && req.method === 'GET') {
+      serveMetrics(res);
       return;
     }
     if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
@@ -243,7 +257,7 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
       const { origin, host } = req.headers;
       const site = req.headers['sec-fetch-site'];
       if (
-        isUntrustedRequest(origin, typeof site === 'string' ? site : undefined, host, config.corsOrigins) &&
+        isUntrustedRequest(origin, typeof site === 'string' ? site : undefined, host, origins) &&
         isSimpleContentType(req.headers['content-type'])
       ) {
         res.writeHead(403, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
@@ -251,7 +265,19 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
         return;
       }
       if (!bodyWithinLimit(req, res, config.maxBodyBytes)) return;
+      if (needsPreAuthentication(req, authenticator)) {
+        void preAuthenticate(req, res, authenticator, rejectedKeys).then((outcome) => {
+          if (outcome === null) return;
+          preAuthenticated.set(req, outcome);
+          serveGraphQL(req, res);
+        });
+        return;
+      }
     }
+    serveGraphQL(req, res);
+  };
+
+  const serveGraphQL = (req: IncomingMessage, res: ServerResponse) => {
     if (req.headers.accept?.includes('text/event-stream')) {
       // Dropping the connection aborts the stream and its upstream request.
       const unwatch = slowClients.watch(req.socket, (stuck) => {
@@ -269,7 +295,7 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
   const server = createServer(handle);
   server.keepAliveTimeout = 5_000;
   const websocket = attachGraphQLWebSocket(server, yoga, logger, {
-    corsOrigins: config.corsOrigins,
+    origins,
     maxPayload: config.maxBodyBytes,
     connectionInitWaitTimeoutMs: config.wsConnectionInitTimeoutMs,
     maxOperations: config.wsMaxSubscriptions,
@@ -310,6 +336,12 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
           { fallbacks: elsewhere },
           "AUTH_MODE=forward: fallbacks on another base URL are skipped, since a client's key goes only to the upstream it belongs to",
         );
+      }
+      if (security.auth.mode === 'jwt' && !security.auth.requireExp) {
+        logger.warn('JWT_REQUIRE_EXP=false: tokens without an exp claim are accepted and never expire; prefer short-lived tokens');
+      }
+      if (config.production && config.metricsPort === null) {
+        logger.info('/metrics is not served: with NODE_ENV=production set METRICS_PORT to serve it on a listener of its own');
       }
       if (security.auth.mode === 'none' && config.upstream.apiKey !== undefined && !config.upstream.embeddedMock) {
         logger.warn(

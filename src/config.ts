@@ -5,6 +5,7 @@
 import { z } from 'zod';
 
 import { readSecurityConfig, type SecurityConfig } from './auth/config.js';
+import { defaultAllowedHosts, type HostPolicy, listensOnAllInterfaces, parseAllowedHosts } from './http/hosts.js';
 import { parseOriginPatterns } from './http/origins.js';
 import { loadPersistedDocuments, type PersistedDocuments } from './http/persisted.js';
 import { parseUpstreamFallbacks, type UpstreamFallback } from './upstream/fallbacks.js';
@@ -42,10 +43,18 @@ export interface Config {
   shutdownGraceMs: number;
   /** Largest request body accepted, sized for data: URI images. @default 10485760 (10 MiB) */
   maxBodyBytes: number;
-  /** Serve /metrics on this port (same HOST) instead of the main one; null: on the main port. */
+  /** Serve /metrics on this port (same HOST) instead of the main one; null: on the main port, or not at all in production. */
   metricsPort: number | null;
+  /** Whether /metrics is served on the main port: without METRICS_PORT, outside production only. */
+  metricsOnMainPort: boolean;
   /** Browser origins allowed to call the API; null means the default (own origin and localhost). */
   corsOrigins: RegExp[] | null;
+  /** ALLOWED_HOSTS: the Host names requests may name; the default is the loopback names and HOST. */
+  allowedHosts: HostPolicy;
+  /** Whether GraphiQL is served at /graphql. @default true, false with NODE_ENV=production (GRAPHIQL=true turns it on) */
+  graphiql: boolean;
+  /** MAX_MESSAGES: the most messages one chat request may carry. @default 1000 */
+  maxMessages: number;
   production: boolean;
   /** Whether introspection (and field suggestions in errors) is on. @default true, false with NODE_ENV=production */
   introspection: boolean;
@@ -127,6 +136,18 @@ const envSchema = z.object({
   CLIENT_DAILY_TOKENS: integer('CLIENT_DAILY_TOKENS', 0, MAX_INT, -1),
   CLIENT_MAX_TOKENS: integer('CLIENT_MAX_TOKENS', 1, MAX_INT, -1),
   CLIENT_MAX_CONNECTIONS: integer('CLIENT_MAX_CONNECTIONS', 1, MAX_INT, -1),
+  CLIENT_DEFAULT_ANSWER_TOKENS: integer('CLIENT_DEFAULT_ANSWER_TOKENS', 16, MAX_INT, 4096),
+  MAX_MESSAGES: integer('MAX_MESSAGES', 1, 100_000, 1000),
+  ALLOWED_HOSTS: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined) return null;
+      const parsed = parseAllowedHosts(raw);
+      for (const problem of parsed.problems) ctx.addIssue({ code: 'custom', message: problem });
+      return parsed.policy;
+    }),
+  GRAPHIQL: z.enum(['true', 'false'], { message: 'GRAPHIQL must be true or false' }).optional(),
   CORS_ORIGINS: z
     .string()
     .optional()
@@ -191,6 +212,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
     ? { fallbacks: [], problems: [] }
     : parseUpstreamFallbacks(present.UPSTREAM_FALLBACKS, present.OPENAI_BASE_URL);
   problems.push(...fallbacks.problems);
+  const host = present.HOST ?? '127.0.0.1';
+  if (production && present.ALLOWED_HOSTS === undefined && listensOnAllInterfaces(host)) {
+    problems.push(
+      `ALLOWED_HOSTS is not set: with NODE_ENV=production and HOST=${host} (every interface), list the host names clients use ` +
+        '(e.g. ALLOWED_HOSTS=chat.example.com), so that a DNS-rebinding page cannot reach the service under a name of its own; * turns the check off',
+    );
+  }
   const security = readSecurityConfig(present, problems);
   if (!parsed.success || security === null || problems.length > 0) return { ok: false, problems };
   const vars = parsed.data;
@@ -214,7 +242,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
       shutdownGraceMs: vars.SHUTDOWN_GRACE_MS,
       maxBodyBytes: vars.MAX_BODY_BYTES,
       metricsPort: vars.METRICS_PORT === -1 ? null : vars.METRICS_PORT,
+      metricsOnMainPort: vars.METRICS_PORT === -1 && !production,
       corsOrigins: vars.CORS_ORIGINS,
+      allowedHosts: vars.ALLOWED_HOSTS ?? defaultAllowedHosts(vars.HOST),
+      graphiql: vars.GRAPHIQL === undefined ? !production : vars.GRAPHIQL === 'true',
+      maxMessages: vars.MAX_MESSAGES,
       production,
       introspection: vars.GRAPHQL_INTROSPECTION === undefined ? !production : vars.GRAPHQL_INTROSPECTION === 'true',
       batchLimit: vars.GRAPHQL_BATCH_LIMIT,
@@ -231,6 +263,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
           dailyTokens: unlimitedIfUnset(vars.CLIENT_DAILY_TOKENS),
           maxTokens: unlimitedIfUnset(vars.CLIENT_MAX_TOKENS),
           maxConnections: unlimitedIfUnset(vars.CLIENT_MAX_CONNECTIONS),
+          defaultAnswerTokens: vars.CLIENT_DEFAULT_ANSWER_TOKENS,
           models: null,
         },
       },

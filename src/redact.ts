@@ -1,11 +1,32 @@
 /**
  * Removes secrets from text that may reach a client or a log line: the configured upstream key,
- * anything shaped like a provider key, bearer tokens, and the upstream's URL (which can carry
- * credentials or reveal internal hosts).
+ * anything shaped like a known credential, bearer tokens, private addresses, and the upstream's
+ * URL (which can carry credentials or reveal internal hosts).
  */
 
-/** Provider key shapes: OpenAI/LiteLLM `sk-...`, Anthropic `sk-ant-...`, and bearer tokens in text. */
-const KEY_SHAPES = [/\bsk-[A-Za-z0-9_\-*.]{4,}/g, /\b(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi];
+/**
+ * Credential shapes: OpenAI/LiteLLM `sk-...` (Anthropic's `sk-ant-...` too), bearer tokens in text,
+ * AWS access key ids (`AKIA...`, `ASIA...`), GitHub tokens (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`,
+ * `github_pat_`), Slack tokens (`xoxb-`, `xoxp-`...), Google API keys (`AIza...`) and JWTs.
+ */
+const KEY_SHAPES = [
+  /\bsk-[A-Za-z0-9_\-*.]{4,}/g,
+  /\b(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi,
+  /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g,
+  /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})/g,
+  /\bxox[abposr]-[A-Za-z0-9-]{8,}/g,
+  /\bAIza[A-Za-z0-9_-]{30,}/g,
+  /\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g,
+];
+
+/**
+ * Private and loopback addresses: they map a deployment's insides. IPv4 10/8, 172.16/12,
+ * 192.168/16, 127/8, 169.254/16, and IPv6 loopback, unique-local (fc00::/7) and link-local (fe80::/10).
+ */
+const PRIVATE_ADDRESSES = [
+  /\b(?:10(?:\.\d{1,3}){3}|172\.(?:1[6-9]|2\d|3[01])(?:\.\d{1,3}){2}|192\.168(?:\.\d{1,3}){2}|127(?:\.\d{1,3}){3}|169\.254(?:\.\d{1,3}){2})\b/g,
+  /(?<![\w:])(?:::1|f[cd][0-9a-f]{2}(?::[0-9a-f]{0,4}){1,7}|fe[89ab][0-9a-f](?::[0-9a-f]{0,4}){1,7})(?![\w:])/gi,
+];
 
 export type Redactor = (text: string) => string;
 
@@ -21,6 +42,7 @@ export function createRedactor(secrets: ReadonlyArray<string | undefined>): Reda
         typeof bearer === 'string' ? `${bearer}[redacted]` : '[redacted]',
       );
     }
+    for (const address of PRIVATE_ADDRESSES) result = result.replace(address, '[private address]');
     return result;
   };
 }

@@ -41,8 +41,16 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   logger.info(
-    { url: `${address.url}/graphql`, chat: `${address.url}/chat`, upstream: config.upstream.embeddedMock ? 'embedded mock' : 'configured', introspection: config.introspection },
-    `ChatQL ready: chat at ${address.url}/chat, GraphiQL at ${address.url}/graphql`,
+    {
+      url: `${address.url}/graphql`,
+      chat: `${address.url}/chat`,
+      upstream: config.upstream.embeddedMock ? 'embedded mock' : 'configured',
+      introspection: config.introspection,
+      graphiql: config.graphiql,
+    },
+    config.graphiql
+      ? `ChatQL ready: chat at ${address.url}/chat, GraphQL and GraphiQL at ${address.url}/graphql`
+      : `ChatQL ready: chat at ${address.url}/chat, GraphQL at ${address.url}/graphql (GraphiQL off: GRAPHIQL=true turns it on)`,
   );
 
   let signals = 0;

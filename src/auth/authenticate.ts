@@ -37,7 +37,14 @@ export type JwtKeyConfig =
 export type AuthConfig =
   | { mode: 'none' }
   | { mode: 'api-key'; clients: ClientKeyEntry[]; /** Re-read by `reload`. */ file: string }
-  | { mode: 'jwt'; key: JwtKeyConfig; issuer: string | null; audience: string | null }
+  | {
+      mode: 'jwt';
+      key: JwtKeyConfig;
+      issuer: string | null;
+      audience: string | null;
+      /** JWT_REQUIRE_EXP: refuse tokens without `exp` (the default; false accepts tokens that never expire). */
+      requireExp: boolean;
+    }
   | { mode: 'forward' };
 
 export type AuthOutcome = Principal | AuthenticationError;
@@ -152,7 +159,7 @@ export function createAuthenticator(config: AuthConfig, defaults: ClientLimits):
         ...(algorithms ? { algorithms } : {}),
         ...(config.issuer ? { issuer: config.issuer } : {}),
         ...(config.audience ? { audience: config.audience } : {}),
-        requiredClaims: ['sub'],
+        requiredClaims: config.requireExp ? ['sub', 'exp'] : ['sub'],
       };
       return {
         mode: 'jwt',
@@ -167,7 +174,10 @@ export function createAuthenticator(config: AuthConfig, defaults: ClientLimits):
             ({ payload } = await jwtVerify(token, getKey as Uint8Array, options));
           } catch (error) {
             if (error instanceof joseErrors.JWTExpired) return refuse('The token has expired.');
-            if (error instanceof joseErrors.JWTClaimValidationFailed) return refuse(`The token's "${error.claim}" claim is not accepted.`);
+            if (error instanceof joseErrors.JWTClaimValidationFailed) {
+              if (error.claim === 'exp' && error.reason === 'missing') return refuse('The token has no "exp" claim: tokens must expire.');
+              return refuse(error.reason === 'missing' ? `The token has no "${error.claim}" claim.` : `The token's "${error.claim}" claim is not accepted.`);
+            }
             return refuse('The token is not valid.');
           }
           const sub = payload.sub;

@@ -106,10 +106,14 @@ export function readSecurityConfig(env: Env, problems: string[]): SecuritySettin
   }
   if (mode === 'jwt') {
     const key = jwtKey(env, problems);
-    if (key) auth = { mode, key, issuer: env.JWT_ISSUER ?? null, audience: env.JWT_AUDIENCE ?? null };
+    const requireExp = env.JWT_REQUIRE_EXP?.trim();
+    if (requireExp !== undefined && requireExp !== 'true' && requireExp !== 'false') {
+      problems.push(`JWT_REQUIRE_EXP must be true or false (got "${requireExp}")`);
+    }
+    if (key) auth = { mode, key, issuer: env.JWT_ISSUER ?? null, audience: env.JWT_AUDIENCE ?? null, requireExp: requireExp !== 'false' };
   }
   if (mode !== 'jwt') {
-    for (const name of ['JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWT_JWKS_URL']) {
+    for (const name of ['JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWT_JWKS_URL', 'JWT_REQUIRE_EXP']) {
       if (env[name] !== undefined) problems.push(`${name} is set but AUTH_MODE is ${mode}, not jwt`);
     }
   }

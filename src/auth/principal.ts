@@ -25,6 +25,12 @@ export interface ClientLimits {
   maxTokens: number | null;
   /** Open graphql-ws connections at once (per replica). */
   maxConnections: number | null;
+  /**
+   * With a token limit (dailyTokens or tokensPerMinute): the answer bound sent upstream when the
+   * request sets none, unless what is left of the tightest allowance is smaller
+   * (CLIENT_DEFAULT_ANSWER_TOKENS).
+   */
+  defaultAnswerTokens: number;
   /** Models this client may use (entries ending in `*` match by prefix); null: every model the service allows. */
   models: readonly string[] | null;
 }
@@ -36,6 +42,7 @@ export const UNLIMITED: ClientLimits = {
   dailyTokens: null,
   maxTokens: null,
   maxConnections: null,
+  defaultAnswerTokens: 4096,
   models: null,
 };
 
@@ -68,6 +75,7 @@ export const clientLimitsSchema = z
     dailyTokens: count.nullable(),
     maxTokens: count.min(1).nullable(),
     maxConnections: count.nullable(),
+    defaultAnswerTokens: count.min(16),
   })
   .partial()
   .strict();
@@ -91,6 +99,7 @@ export function mergeLimits(defaults: ClientLimits, own: ClientLimitsOverride | 
     dailyTokens: pick('dailyTokens'),
     maxTokens: pick('maxTokens'),
     maxConnections: pick('maxConnections'),
+    defaultAnswerTokens: pick('defaultAnswerTokens'),
     models: pick('models'),
   };
 }

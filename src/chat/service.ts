@@ -53,6 +53,8 @@ export interface ChatServiceDeps extends CallContext {
   logContent?: boolean;
   /** AUTH_MODE=forward: keys the upstream refused lately, refused here without a call. */
   rejectedKeys?: RejectedKeys;
+  /** MAX_MESSAGES. @default 1000 */
+  maxMessages?: number;
 }
 
 
@@ -277,7 +279,7 @@ export class ChatService {
     let admission: Admission | undefined;
     try {
       if (principal instanceof AuthenticationError) throw principal;
-      const problem = validateChatInput(input);
+      const problem = validateChatInput(input, this.deps.maxMessages);
       if (problem) throw problem;
       if (!operation) throw shuttingDownError();
       const rejected = this.rejectedKey(principal);
@@ -345,7 +347,7 @@ export class ChatService {
     const report = this.startReport('chatCompletionStream', input, call);
     const { principal } = call;
     if (principal instanceof AuthenticationError) return this.once(principal, report);
-    const problem = validateChatInput(input);
+    const problem = validateChatInput(input, this.deps.maxMessages);
     if (problem) return this.once(problem, report);
     const rejected = this.rejectedKey(principal);
     if (rejected) return this.once(rejected, report);

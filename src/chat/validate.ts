@@ -41,10 +41,16 @@ function describeRange(min: number, max: number): string {
   return max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `between ${min} and ${max}`;
 }
 
+/** MAX_MESSAGES's default: the most messages one request may carry. */
+export const DEFAULT_MAX_MESSAGES = 1000;
+
 /** The first problem with `input`, or null when it may go upstream. */
-export function validateChatInput(input: ChatCompletionInputShape): InvalidRequestError | null {
+export function validateChatInput(input: ChatCompletionInputShape, maxMessages = DEFAULT_MAX_MESSAGES): InvalidRequestError | null {
   if (input.messages.length === 0) {
     return invalid('messages', 'messages must contain at least one message.', 'empty_messages');
+  }
+  if (input.messages.length > maxMessages) {
+    return invalid('messages', `messages may hold at most ${maxMessages} messages (MAX_MESSAGES); this request has ${input.messages.length}.`, 'too_many_messages');
   }
   for (const [field, min, max] of RANGES) {
     const value = input[field];

@@ -12,7 +12,7 @@
 import { GraphQLError, Kind, type DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 
-import { isOriginAllowed } from './origins.js';
+import { isOriginAllowed, type OriginPolicy } from './origins.js';
 
 /** Content types a browser may POST cross-site without a preflight. */
 const SIMPLE_CONTENT_TYPES = new Set(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']);
@@ -24,9 +24,9 @@ export function isUntrustedRequest(
   origin: string | null | undefined,
   secFetchSite: string | null | undefined,
   host: string | null | undefined,
-  corsOrigins: RegExp[] | null,
+  origins: OriginPolicy,
 ): boolean {
-  if (origin) return !isOriginAllowed(origin, host ?? null, corsOrigins);
+  if (origin) return !isOriginAllowed(origin, host ?? null, origins);
   return secFetchSite === 'cross-site';
 }
 
@@ -49,13 +49,13 @@ function hasSideEffects(document: DocumentNode): boolean {
  * check of GET mutations (405), and before validation and execution. graphql-ws operations have
  * no `request` and are left to the upgrade's Origin check.
  */
-export function useCsrfProtection(corsOrigins: RegExp[] | null): Plugin {
+export function useCsrfProtection(origins: OriginPolicy): Plugin {
   return {
     onParse({ context }) {
       const request = (context as { request?: Request }).request;
       if (!request) return undefined;
       const { headers } = request;
-      if (!isUntrustedRequest(headers.get('origin'), headers.get('sec-fetch-site'), headers.get('host'), corsOrigins)) return undefined;
+      if (!isUntrustedRequest(headers.get('origin'), headers.get('sec-fetch-site'), headers.get('host'), origins)) return undefined;
       return ({ result }) => {
         if (result && !(result instanceof Error) && hasSideEffects(result)) {
           throw new GraphQLError(CSRF_MESSAGE, { extensions: { http: { status: 403 } } });

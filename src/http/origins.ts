@@ -1,3 +1,5 @@
+import { type HostPolicy, isHostAllowed } from './hosts.js';
+
 /**
  * Which browser origins may call the API. Yoga's default CORS policy reflects any origin, which
  * would let any web page spend the upstream key; ChatQL allows its own origin and the origins an
@@ -44,15 +46,26 @@ export function parseOriginPatterns(list: string): { patterns: RegExp[]; problem
 
 const defaultPatterns = DEFAULT_ORIGIN_PATTERNS.map((pattern) => compileOriginPattern(pattern) as RegExp);
 
+/** Which origins are the service's own or allowed: the allowed hosts and CORS_ORIGINS. */
+export interface OriginPolicy {
+  /** CORS_ORIGINS; null means the default list (the loopback origins, any port). */
+  corsOrigins: RegExp[] | null;
+  /** ALLOWED_HOSTS: the host names the service answers to. */
+  hosts: HostPolicy;
+}
+
 /**
- * True where a request carrying `origin` may be answered with CORS headers: the service's own
- * origin (the Origin's host equals the Host the request was sent to) or an allowed pattern.
+ * True where a request carrying `origin` may be answered with CORS headers, and may run
+ * mutations and subscriptions: the service's own origin, or an allowed pattern. The own origin
+ * is the Host the request was sent to, and only when that host is an allowed one (ALLOWED_HOSTS):
+ * the Host header alone is never trusted, since a DNS-rebinding page sets it to its own name.
+ * With ALLOWED_HOSTS=* no Host is the service's own.
  */
-export function isOriginAllowed(origin: string, requestHost: string | null, configured: RegExp[] | null): boolean {
+export function isOriginAllowed(origin: string, requestHost: string | null, policy: OriginPolicy): boolean {
   const normalized = origin.toLowerCase();
-  if (requestHost) {
+  if (requestHost && !policy.hosts.any && isHostAllowed(policy.hosts, requestHost)) {
     const host = normalized.replace(/^https?:\/\//, '');
     if (host === requestHost.toLowerCase()) return true;
   }
-  return (configured ?? defaultPatterns).some((pattern) => pattern.test(normalized));
+  return (policy.corsOrigins ?? defaultPatterns).some((pattern) => pattern.test(normalized));
 }

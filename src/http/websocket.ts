@@ -7,8 +7,8 @@
  * moment they arrive: graphql-ws itself only learns that an operation ended after the operation's
  * iterator has returned, which can wait for the next upstream chunk.
  *
- * Hostile clients: an upgrade whose `Origin` is not allowed (CORS does not cover WebSockets) gets
- * HTTP 403; a frame over `maxPayload` closes the socket with 1009; a client that sends no
+ * Hostile clients: an upgrade whose `Host` is not in ALLOWED_HOSTS, or whose `Origin` is not
+ * allowed (CORS does not cover WebSockets), gets HTTP 403; a frame over `maxPayload` closes the socket with 1009; a client that sends no
  * `connection_init` in time is closed with 4408 (graphql-ws); the server pings every
  * `keepAliveMs` and terminates a socket that did not answer the previous ping; and a connection
  * may run at most `maxOperations` operations at once: one more gets an `error` message for that
@@ -35,7 +35,8 @@ import type { AuthOutcome } from '../auth/authenticate.js';
 import type { Principal } from '../auth/principal.js';
 import { AuthenticationError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { isOriginAllowed } from './origins.js';
+import { hostRefusal, isHostAllowed } from './hosts.js';
+import { isOriginAllowed, type OriginPolicy } from './origins.js';
 import type { SlowClientWatch } from './slow-clients.js';
 import { type PersistedDocuments, resolveOperation } from './persisted.js';
 import { operationRequestId, REQUEST_ID_HEADER, requestIdFrom } from './request-id.js';
@@ -77,8 +78,8 @@ export interface GraphQLWebSocket {
 }
 
 export interface WebSocketLimits {
-  /** Browser origins allowed to upgrade (CORS_ORIGINS); null means the default list. */
-  corsOrigins: RegExp[] | null;
+  /** Host names the service answers to (ALLOWED_HOSTS) and browser origins allowed to upgrade (CORS_ORIGINS). */
+  origins: OriginPolicy;
   /** Largest frame accepted; a larger one closes the socket with 1009. */
   maxPayload: number;
   /** Time allowed between the upgrade and `connection_init` (close 4408 after). */
@@ -93,6 +94,17 @@ export interface WebSocketLimits {
   persistedDocuments: PersistedDocuments | null;
   /** Authenticates `connectionParams.authorization` at `connection_init`. */
   authenticate: (authorization: string | undefined) => Promise<AuthOutcome>;
+}
+
+/** The largest message accepted before `connection_ack`. */
+export const PRE_ACK_MAX_BYTES = 64 * 1024;
+
+/** The size of a message as ws delivers it (a Buffer, an array of fragments, or an ArrayBuffer). */
+function messageBytes(data: unknown): number {
+  if (Buffer.isBuffer(data)) return data.length;
+  if (Array.isArray(data)) return data.reduce((sum: number, part: Buffer) => sum + part.length, 0);
+  if (data instanceof ArrayBuffer) return data.byteLength;
+  return 0;
 }
 
 /** A close reason may hold 123 bytes. */
@@ -116,12 +128,18 @@ export function attachGraphQLWebSocket(
     maxPayload: limits.maxPayload,
     // Browsers always send Origin on a WebSocket upgrade; other clients (no Origin) are let in.
     verifyClient: ({ origin, req }, callback) => {
-      if (!origin || isOriginAllowed(origin, req.headers.host ?? null, limits.corsOrigins)) return callback(true);
+      if (!isHostAllowed(limits.origins.hosts, req.headers.host)) {
+        logger.debug({ host: req.headers.host }, 'WebSocket upgrade refused: host not allowed');
+        return callback(false, 403, hostRefusal(req.headers.host).trim());
+      }
+      if (!origin || isOriginAllowed(origin, req.headers.host ?? null, limits.origins)) return callback(true);
       logger.debug({ origin }, 'WebSocket upgrade refused: origin not allowed');
       callback(false, 403, 'Origin not allowed');
     },
   });
   const operations = new WeakMap<WebSocket, Map<string, AbortController>>();
+  /** Sockets whose `connection_init` was accepted. */
+  const acknowledged = new WeakSet<WebSocket>();
   const principals = new WeakMap<WebSocket, Principal>();
   /** Open, authenticated connections per client id (this replica's). */
   const perClient = new Map<string, number>();
@@ -160,10 +178,17 @@ export function attachGraphQLWebSocket(
   server.on('connection', (socket, request) => {
     // A frame over maxPayload: ws closes the socket with 1009 itself and emits an error, which
     // graphql-ws would print to stderr with its stack as an "internal error". It is the client's.
+    // Before `connection_ack` (no credential judged yet), a message over PRE_ACK_MAX_BYTES closes
+    // the socket with 1009 before graphql-ws parses it: `connection_init` cannot carry megabytes.
     const emit = socket.emit.bind(socket);
     socket.emit = ((event: string | symbol, ...args: unknown[]) => {
       if (event === 'error' && (args[0] as { code?: unknown } | undefined)?.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
         logger.debug('WebSocket frame over MAX_BODY_BYTES: closed with 1009');
+        return true;
+      }
+      if (event === 'message' && !acknowledged.has(socket) && messageBytes(args[0]) > PRE_ACK_MAX_BYTES) {
+        logger.debug({ bytes: messageBytes(args[0]) }, 'WebSocket message before connection_ack over 64 KiB: closed with 1009');
+        socket.close(1009, 'Message too big before connection_ack');
         return true;
       }
       return emit(event, ...args);
@@ -232,6 +257,7 @@ export function attachGraphQLWebSocket(
           else perClient.delete(outcome.id);
         });
         principals.set(socket, outcome);
+        acknowledged.add(socket);
         if (outcome.expiresAt !== null) closeOnExpiry(socket, outcome.expiresAt);
         return true;
       },

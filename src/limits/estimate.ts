@@ -1,8 +1,8 @@
 /**
- * A token estimate of a request before it is sent, for the tokens-per-minute limit: it is settled
- * with the upstream's real usage when the answer ends, so it only needs to be of the right size,
- * and cheap. About four characters of English text make a token; an image costs at most what a
- * high-detail image costs OpenAI (765 tokens), whatever the size of its data: URI.
+ * A token estimate of a request's prompt before it is sent, for the token limits: the reservation
+ * made from it is settled with the upstream's real usage when the answer ends, so it only needs to
+ * be of the right size, and cheap. About four characters of English text make a token; an image
+ * costs at most what a high-detail image costs OpenAI (765 tokens), whatever the size of its data: URI.
  */
 import type { ChatCompletionInputShape } from '../schema/chat-input.js';
 
@@ -10,8 +10,6 @@ const CHARS_PER_TOKEN = 4;
 /** Role markers and separators that every message adds. */
 const TOKENS_PER_MESSAGE = 4;
 const TOKENS_PER_NON_TEXT_PART = 765;
-/** Assumed answer length when a request sets no bound and the client has no maxTokens ceiling. */
-export const DEFAULT_COMPLETION_ESTIMATE = 1024;
 
 function textTokens(text: string | null | undefined): number {
   return text ? Math.ceil(text.length / CHARS_PER_TOKEN) : 0;
@@ -44,10 +42,4 @@ export function estimatePromptTokens(input: ChatCompletionInputShape): number {
     if (tool.function.parameters) tokens += textTokens(JSON.stringify(tool.function.parameters));
   }
   return tokens;
-}
-
-/** The most tokens the request can cost: the prompt plus its bound on the answer. */
-export function estimateRequestTokens(input: ChatCompletionInputShape): number {
-  const completion = input.maxCompletionTokens ?? input.maxTokens ?? DEFAULT_COMPLETION_ESTIMATE;
-  return estimatePromptTokens(input) + completion;
 }

@@ -14,7 +14,7 @@ import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimi
 import { ANONYMOUS, isModelAllowed, type Principal } from '../auth/principal.js';
 import { BudgetExceededError, type DomainError, ErrorSource, InvalidRequestError, PermissionDeniedError, RateLimitError } from '../errors.js';
 import type { ChatCompletionInputShape } from '../schema/chat-input.js';
-import { estimatePromptTokens, estimateRequestTokens } from './estimate.js';
+import { estimatePromptTokens } from './estimate.js';
 
 type Kind = 'requests' | 'tokens' | 'streams' | 'daily';
 
@@ -64,6 +64,21 @@ export interface ViewerLimits {
   tokensPerMinute: LimitStatus | null;
   concurrentStreams: LimitStatus | null;
   dailyTokens: LimitStatus | null;
+}
+
+/** A request whose room for an answer is below this is refused: a few words are no answer. */
+export const MIN_ANSWER_TOKENS = 16;
+
+/** Reservations that lost a race with another request look again this many times before refusing. */
+const MAX_RESERVE_ATTEMPTS = 3;
+
+/** Tokens reserved in each token window at admission, given back (or charged) when the call ends. */
+interface Reservation {
+  /** The prompt's estimate plus the answer's bound. */
+  points: number;
+  /** The answer's bound: what the upstream may generate at most. */
+  bound: number;
+  windows: Array<{ kind: 'daily' | 'tokens'; limit: number; key: string; windowEndsAt: number }>;
 }
 
 function utcDay(now = new Date()): string {
@@ -122,30 +137,90 @@ export class LimitsGate {
   }
 
   /** Counts `points` against `kind`; resolves with the refusal's wait in ms, or null when admitted. */
-  private async take(kind: Kind, limit: number, principal: Principal, points: number): Promise<number | null> {
+  private async take(kind: Kind, limit: number, key: string, points: number): Promise<{ msBeforeNext: number } | { refusedFor: number }> {
     const limiter = this.limiter(kind, limit);
-    const key = this.key(kind, principal);
     try {
-      await limiter.consume(key, points);
-      return null;
+      const taken = await limiter.consume(key, points);
+      return { msBeforeNext: taken.msBeforeNext };
     } catch (refusal) {
       if (!(refusal instanceof RateLimiterRes)) throw refusal;
       // A refused consume still counted its points: give them back, so that only admitted work counts.
       await limiter.reward(key, points).catch(() => undefined);
-      return refusal.msBeforeNext;
+      return { refusedFor: refusal.msBeforeNext };
     }
   }
 
-  private give(kind: Kind, limit: number, principal: Principal, points: number): void {
+  private give(kind: Kind, limit: number, key: string, points: number): void {
     if (points === 0) return;
     const limiter = this.limiter(kind, limit);
-    const key = this.key(kind, principal);
     void (points > 0 ? limiter.reward(key, points) : limiter.penalty(key, -points)).catch(() => undefined);
+  }
+
+  /** What is used of `kind` now: points consumed and ms until the window turns (0: no window yet). */
+  private async used(kind: Kind, limit: number, key: string): Promise<{ points: number; msBeforeNext: number }> {
+    const state = await this.limiter(kind, limit).get(key).catch(() => null);
+    return { points: Math.max(0, state?.consumedPoints ?? 0), msBeforeNext: state?.msBeforeNext ?? 0 };
   }
 
   private refuse(limit: LimitName, error: DomainError): never {
     this.options.onRefusal?.(limit);
     throw error;
+  }
+
+  /**
+   * Reserves the request's token bound (the prompt's estimate plus the answer's bound) in each
+   * token window at once, atomically: a consume that would take a window over its limit is
+   * refused and given back, so racing requests cannot together overrun it. The answer's bound is
+   * what the request asks, else the client's `defaultAnswerTokens`, never more than what is left
+   * of the tightest window. Throws the refusal; resolves with the reservation.
+   */
+  private async reserveTokens(principal: Principal, prompt: number, asked: number | null): Promise<Reservation> {
+    const limits = principal.limits;
+    const windows: Array<{ kind: 'daily' | 'tokens'; limit: number; key: string }> = [];
+    if (limits.dailyTokens !== null) windows.push({ kind: 'daily', limit: limits.dailyTokens, key: this.key('daily', principal) });
+    if (limits.tokensPerMinute !== null) windows.push({ kind: 'tokens', limit: limits.tokensPerMinute, key: this.key('tokens', principal) });
+    const wanted = asked ?? Math.min(limits.defaultAnswerTokens, limits.maxTokens ?? Number.POSITIVE_INFINITY);
+    for (let attempt = 0; ; attempt++) {
+      // What each window leaves for the answer once the prompt is in.
+      const rooms = await Promise.all(
+        windows.map(async (window) => {
+          const used = await this.used(window.kind, window.limit, window.key);
+          return { ...window, room: window.limit - used.points - prompt, msBeforeNext: used.msBeforeNext };
+        }),
+      );
+      const tightest = rooms.reduce((a, b) => (b.room < a.room ? b : a));
+      if (tightest.room < MIN_ANSWER_TOKENS || attempt === MAX_RESERVE_ATTEMPTS) this.refuseTokens(principal, tightest, prompt);
+      const bound = Math.min(wanted, tightest.room);
+      const points = prompt + bound;
+      const taken: Array<{ kind: 'daily' | 'tokens'; limit: number; key: string; windowEndsAt: number }> = [];
+      let raced = false;
+      for (const window of windows) {
+        const result = await this.take(window.kind, window.limit, window.key, points);
+        if ('refusedFor' in result) {
+          raced = true;
+          break;
+        }
+        taken.push({ ...window, windowEndsAt: Date.now() + result.msBeforeNext });
+      }
+      if (!raced) return { points, bound, windows: taken };
+      // Another request reserved in between: give this attempt's share back and look again.
+      for (const window of taken) this.give(window.kind, window.limit, window.key, points);
+    }
+  }
+
+  /** The refusal when the tightest token window leaves less than MIN_ANSWER_TOKENS for the answer. */
+  private refuseTokens(principal: Principal, tightest: { kind: 'daily' | 'tokens'; limit: number; msBeforeNext: number }, prompt: number): never {
+    if (tightest.kind === 'daily') {
+      this.refuse('dailyTokens', new BudgetExceededError(`This client's daily token budget (${tightest.limit}) is spent; it renews at ${nextUtcMidnight().toISOString()}.`, ErrorSource.SERVICE));
+    }
+    this.refuse(
+      'tokensPerMinute',
+      new RateLimitError(
+        `Too many tokens: at most ${tightest.limit} per minute for this client (this request's prompt is about ${prompt}, and the rest of the minute leaves too little for an answer).`,
+        ErrorSource.SERVICE,
+        seconds(tightest.msBeforeNext || 60_000),
+      ),
+    );
   }
 
   /**
@@ -158,60 +233,76 @@ export class LimitsGate {
       this.refuse('model', new PermissionDeniedError(`This client may not use the model "${input.model}".`, ErrorSource.SERVICE));
     }
     const ceiling = limits.maxTokens;
-    const asked = input.maxCompletionTokens ?? input.maxTokens;
-    if (ceiling !== null && asked !== null && asked !== undefined && asked > ceiling) {
-      const param = input.maxCompletionTokens === undefined || input.maxCompletionTokens === null ? 'input.maxTokens' : 'input.maxCompletionTokens';
+    const asked = input.maxCompletionTokens ?? input.maxTokens ?? null;
+    const boundField = input.maxCompletionTokens === undefined || input.maxCompletionTokens === null ? 'maxTokens' : 'maxCompletionTokens';
+    if (ceiling !== null && asked !== null && asked > ceiling) {
+      const param = `input.${boundField}`;
       this.refuse('maxTokens', new InvalidRequestError(`At most ${ceiling} tokens may be asked for (${param} is ${asked}).`, ErrorSource.SERVICE, param, 'max_tokens_exceeded'));
+    }
+    const prompt = estimatePromptTokens(input);
+    if (limits.tokensPerMinute !== null && prompt + MIN_ANSWER_TOKENS > limits.tokensPerMinute) {
+      this.refuse(
+        'tokensPerMinute',
+        new InvalidRequestError(
+          `The prompt is about ${prompt} tokens: with an answer it can never fit in this client's ${limits.tokensPerMinute} tokens per minute. Send fewer or shorter messages.`,
+          ErrorSource.SERVICE,
+          'input.messages',
+          'prompt_too_large',
+        ),
+      );
+    }
+    if (limits.dailyTokens === 0) {
+      this.refuse('dailyTokens', new BudgetExceededError(`This client's daily token budget (0) is spent; it renews at ${nextUtcMidnight().toISOString()}.`, ErrorSource.SERVICE));
     }
     // Anonymous callers (AUTH_MODE=none) keep their own `user`; everyone else is named upstream,
     // so that the upstream's per-user budgets cannot be dodged by choosing a `user`.
     const user = principal.id === ANONYMOUS ? input.user : input.user ? `${principal.id}:${input.user}` : principal.id;
-    const sent: ChatCompletionInputShape = {
-      ...input,
-      user,
-      ...(ceiling !== null && (asked === null || asked === undefined) ? { maxTokens: ceiling } : {}),
-    };
 
-    const taken: Array<[Kind, number, number]> = [];
+    const taken: Array<[Kind, number, string, number]> = [];
     const undo = () => {
-      for (const [kind, limit, points] of taken) this.give(kind, limit, principal, points);
+      for (const [kind, limit, key, points] of taken) this.give(kind, limit, key, points);
     };
     try {
-      if (limits.dailyTokens !== null) {
-        const used = await this.limiter('daily', limits.dailyTokens).get(this.key('daily', principal)).catch(() => null);
-        if (limits.dailyTokens === 0 || (used && used.consumedPoints >= limits.dailyTokens)) {
-          this.refuse('dailyTokens', new BudgetExceededError(`This client's daily token budget (${limits.dailyTokens}) is spent; it renews at ${nextUtcMidnight().toISOString()}.`, ErrorSource.SERVICE));
-        }
-      }
       if (limits.requestsPerMinute !== null) {
-        const wait = await this.take('requests', limits.requestsPerMinute, principal, 1);
-        if (wait !== null) this.refuse('requestsPerMinute', new RateLimitError(`Too many requests: at most ${limits.requestsPerMinute} per minute for this client.`, ErrorSource.SERVICE, seconds(wait)));
-        taken.push(['requests', limits.requestsPerMinute, 1]);
-      }
-      // A request bigger than the whole per-minute allowance counts as the whole allowance: it
-      // runs when the window is empty rather than never.
-      const estimate = limits.tokensPerMinute === null ? 0 : Math.min(estimateRequestTokens(sent), limits.tokensPerMinute);
-      if (limits.tokensPerMinute !== null && estimate > 0) {
-        const wait = await this.take('tokens', limits.tokensPerMinute, principal, estimate);
-        if (wait !== null) this.refuse('tokensPerMinute', new RateLimitError(`Too many tokens: at most ${limits.tokensPerMinute} per minute for this client (this request may use about ${estimate}).`, ErrorSource.SERVICE, seconds(wait)));
-        taken.push(['tokens', limits.tokensPerMinute, estimate]);
+        const key = this.key('requests', principal);
+        const result = await this.take('requests', limits.requestsPerMinute, key, 1);
+        if ('refusedFor' in result) this.refuse('requestsPerMinute', new RateLimitError(`Too many requests: at most ${limits.requestsPerMinute} per minute for this client.`, ErrorSource.SERVICE, seconds(result.refusedFor)));
+        taken.push(['requests', limits.requestsPerMinute, key, 1]);
       }
       if (stream && limits.concurrentStreams !== null) {
-        const wait = await this.take('streams', limits.concurrentStreams, principal, 1);
+        const key = this.key('streams', principal);
+        const result = await this.take('streams', limits.concurrentStreams, key, 1);
         // When a stream ends is unknown: no retry-after rather than a made-up one.
-        if (wait !== null) this.refuse('concurrentStreams', new RateLimitError(`Too many live streams: at most ${limits.concurrentStreams} at once for this client; retry when one has ended.`, ErrorSource.SERVICE, null));
-        taken.push(['streams', limits.concurrentStreams, 1]);
+        if ('refusedFor' in result) this.refuse('concurrentStreams', new RateLimitError(`Too many live streams: at most ${limits.concurrentStreams} at once for this client; retry when one has ended.`, ErrorSource.SERVICE, null));
+        taken.push(['streams', limits.concurrentStreams, key, 1]);
       }
+      const tokenLimited = limits.dailyTokens !== null || limits.tokensPerMinute !== null;
+      const reservation = tokenLimited ? await this.reserveTokens(principal, prompt, asked) : null;
+      // The answer's bound goes upstream when it is tighter than what the request asks: a
+      // client with a token limit never gets more than it has left.
+      const bound = reservation?.bound ?? (asked === null ? ceiling : null);
+      const sent: ChatCompletionInputShape = {
+        ...input,
+        user,
+        ...(bound !== null && (asked === null || bound < asked) ? { [boundField]: bound } : {}),
+      };
       let settled = false;
       return {
         input: sent,
         settle: (tokens) => {
           if (settled) return;
           settled = true;
-          if (stream && limits.concurrentStreams !== null) this.give('streams', limits.concurrentStreams, principal, 1);
-          const used = tokens ?? (limits.tokensPerMinute === null ? estimatePromptTokens(sent) : estimate);
-          if (limits.tokensPerMinute !== null) this.give('tokens', limits.tokensPerMinute, principal, estimate - used);
-          if (limits.dailyTokens !== null && used > 0) this.give('daily', limits.dailyTokens, principal, -used);
+          for (const [kind, limit, key, points] of taken) if (kind === 'streams') this.give(kind, limit, key, points);
+          if (reservation === null) return;
+          // Unknown usage (a cancelled call): the reservation stands.
+          const refund = reservation.points - (tokens ?? reservation.points);
+          const now = Date.now();
+          for (const window of reservation.windows) {
+            // The daily key names its day, so a refund after midnight still reaches the day it was
+            // reserved in; a minute window that has turned is gone, refunds and overruns with it.
+            if (window.kind === 'tokens' && now >= window.windowEndsAt) continue;
+            this.give(window.kind, window.limit, window.key, refund);
+          }
         },
       };
     } catch (error) {

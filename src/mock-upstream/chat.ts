@@ -67,8 +67,8 @@ function planFor(request: ChatRequest, model: MockModel): CompletionPlan {
 /** What `fail-malformed` sends in place of a chunk: JSON cut off mid-object, then the blank line that ends the event. */
 const MALFORMED_EVENT = 'data: {"id":"chatcmpl-malformed","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"cut off\n\n';
 
-function plannerOptions(model: MockModel): { refuses: boolean; reasons: boolean } {
-  return { refuses: model.behaviour === 'refusal', reasons: model.behaviour === 'reasoning' };
+function plannerOptions(model: MockModel): { refuses: boolean; reasons: boolean; long: boolean } {
+  return { refuses: model.behaviour === 'refusal', reasons: model.behaviour === 'reasoning', long: model.behaviour === 'long' };
 }
 
 /** Which events a model sends: failing models stop early and never send the finish or usage chunks. */

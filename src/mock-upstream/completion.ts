@@ -80,9 +80,20 @@ function answerTokens(request: ChatRequest): string[] {
   return tokenize(format.type === 'text' ? text : JSON.stringify({ reply: text }));
 }
 
-function untruncatedSteps(request: ChatRequest, refuses: boolean, reasons: boolean): Step[] {
+/** `chatql-mock-long`'s answer without a bound: this many words, one token each. */
+export const LONG_ANSWER_WORDS = 2000;
+
+const LONG_VOCABULARY = ['This', 'answer', 'goes', 'on', 'for', 'as', 'long', 'as', 'its', 'bound', 'allows,', 'one', 'token', 'a', 'word.'];
+
+/** `chatql-mock-long`'s words: LONG_ANSWER_WORDS of them, cut short by `max_tokens` like any answer. */
+function longAnswerTokens(): string[] {
+  return Array.from({ length: LONG_ANSWER_WORDS }, (_, i) => `${i === 0 ? '' : ' '}${LONG_VOCABULARY[i % LONG_VOCABULARY.length]}`);
+}
+
+function untruncatedSteps(request: ChatRequest, refuses: boolean, reasons: boolean, long = false): Step[] {
   const top = request.logprobs ? request.topLogprobs : 0;
   const logprob = (text: string, i: number) => (request.logprobs ? tokenLogprob(text, i, top) : undefined);
+  if (long) return longAnswerTokens().map((text, i) => ({ kind: 'content', text, logprob: logprob(text, i) }));
   if (refuses) return tokenize(REFUSAL_TEXT).map((text, i) => ({ kind: 'refusal', text, logprob: logprob(text, i) }));
   const tools = toolsToCall(request);
   const steps: Step[] = reasons
@@ -99,8 +110,8 @@ function untruncatedSteps(request: ChatRequest, refuses: boolean, reasons: boole
 }
 
 /** Plans the completion a working model gives; `max_tokens` cuts it short with finish reason `length`. */
-export function planCompletion(request: ChatRequest, options: { refuses: boolean; reasons: boolean }): CompletionPlan {
-  const all = untruncatedSteps(request, options.refuses, options.reasons);
+export function planCompletion(request: ChatRequest, options: { refuses: boolean; reasons: boolean; long?: boolean }): CompletionPlan {
+  const all = untruncatedSteps(request, options.refuses, options.reasons, options.long);
   const limit = request.maxTokens ?? Number.POSITIVE_INFINITY;
   const steps: Step[] = [];
   let tokens = 0;

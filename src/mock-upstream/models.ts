@@ -39,6 +39,8 @@ export const MOCK_BEHAVIOUR = {
   noDone: 'no-done',
   /** A fixed answer of the server's `bench` size, rendered once per server, for benchmarks. */
   bench: 'bench',
+  /** As many words as the request's `max_tokens` allows, one token a word; `LONG_ANSWER_WORDS` without a bound. */
+  long: 'long',
 } as const;
 
 export type MockBehaviour = (typeof MOCK_BEHAVIOUR)[keyof typeof MOCK_BEHAVIOUR];
@@ -117,6 +119,12 @@ export const MOCK_MODELS: readonly MockModel[] = [
     id: 'chatql-mock-refusal',
     description: 'Refuses: `content` stays null and the text streams in `refusal`; finish reason `stop`.',
     behaviour: 'refusal',
+  },
+  {
+    id: 'chatql-mock-long',
+    description:
+      'Answers with as many words as `max_tokens` (or `max_completion_tokens`) allows, one token a word (finish reason `length`); 2,000 words without a bound.',
+    behaviour: 'long',
   },
   {
     id: BENCH_MOCK_MODEL,

@@ -114,7 +114,8 @@ function classifyBody(
     case 429:
       return new RateLimitError(message('The upstream is rate limiting requests.'), UPSTREAM, retryAfterSeconds);
     case undefined:
-      return new UpstreamUnavailableError(message('The upstream failed.'), UPSTREAM, null);
+      // An error object with nothing to go on, inside a stream: the upstream's own failure.
+      return new UpstreamUnavailableError('The upstream failed.', UPSTREAM, null);
   }
   if (effective >= 400 && effective < 500) {
     const param = text(body.param);
@@ -126,7 +127,9 @@ function classifyBody(
       reason && clientText(reason, redact),
     );
   }
-  return new UpstreamUnavailableError(message(`The upstream failed with status ${effective}.`), UPSTREAM, effective);
+  // A 5xx text describes the upstream's insides (host names, addresses, stack frames, sometimes
+  // credentials), not the request: it goes to the log only, and the client gets ours.
+  return new UpstreamUnavailableError(`The upstream failed (HTTP ${effective}).`, UPSTREAM, effective);
 }
 
 /**

@@ -330,14 +330,14 @@ describe('AUTH_MODE=jwt with JWT_SECRET', () => {
 
   /** A token for `sub` (unless `sub` is null), valid for `seconds`, with the service's issuer and audience. */
   async function token(
-    options: { sub?: string | null; seconds?: number; exp?: number; iss?: string; aud?: string; claims?: JWTPayload; key?: Uint8Array; alg?: string } = {},
+    options: { sub?: string | null; seconds?: number; exp?: number | null; iss?: string; aud?: string; claims?: JWTPayload; key?: Uint8Array; alg?: string } = {},
   ): Promise<string> {
     const jwt = new SignJWT({ ...options.claims })
       .setProtectedHeader({ alg: options.alg ?? 'HS256', typ: 'JWT' })
       .setIssuedAt()
       .setIssuer(options.iss ?? ISSUER)
-      .setAudience(options.aud ?? AUDIENCE)
-      .setExpirationTime(options.exp ?? Math.floor(Date.now() / 1000) + (options.seconds ?? 600));
+      .setAudience(options.aud ?? AUDIENCE);
+    if (options.exp !== null) jwt.setExpirationTime(options.exp ?? Math.floor(Date.now() / 1000) + (options.seconds ?? 600));
     if (options.sub !== null) jwt.setSubject(options.sub ?? 'user-42');
     const signed = await jwt.sign(options.key ?? secret);
     secrets.push(signed);
@@ -381,6 +381,7 @@ describe('AUTH_MODE=jwt with JWT_SECRET', () => {
       ['wrong issuer', await token({ iss: 'https://evil.example' }), /"iss" claim/],
       ['wrong audience', await token({ aud: 'someone-else' }), /"aud" claim/],
       ['no sub', await token({ sub: null }), /"sub" claim/],
+      ['no exp', await token({ exp: null }), /no "exp" claim: tokens must expire/],
       ['a sub that is not a client id', await token({ sub: 'has spaces and: colons' }), /"sub" claim must be a client id/],
       ['sub "anonymous"', await token({ sub: 'anonymous' }), /"sub" claim must be a client id/],
       ['alg none', none, /not valid/],
@@ -405,6 +406,14 @@ describe('AUTH_MODE=jwt with JWT_SECRET', () => {
       await sleep(20);
       expect(mock.requests.length, name).toBe(before);
     }
+  });
+
+  it('JWT_REQUIRE_EXP=false accepts a token without exp (it never expires: expiresAt null) and warns at start-up', async () => {
+    const lenient = await start(mock, { AUTH_MODE: 'jwt', JWT_SECRET, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWT_REQUIRE_EXP: 'false' });
+    const forever = await token({ exp: null });
+    expect(await viewerOk(lenient, `Bearer ${forever}`)).toMatchObject({ clientId: 'user-42', expiresAt: null });
+    expect(lenient.logs.filter((line) => String(line.msg).startsWith('JWT_REQUIRE_EXP=false'))).toMatchObject([{ level: 40 }]);
+    expect(service.logs.some((line) => String(line.msg).startsWith('JWT_REQUIRE_EXP=false')), 'the default service does not warn').toBe(false);
   });
 
   it('applies the `chatql` claim: its own rate limit and model list', async () => {

@@ -133,50 +133,63 @@ describe('requests per minute (CLIENT_REQUESTS_PER_MINUTE)', () => {
 });
 
 describe('tokens per minute (CLIENT_TOKENS_PER_MINUTE)', () => {
-  it('holds a live stream\'s estimate, refuses what does not fit, and gives back the unused part when it ends', async () => {
+  it("reserves a live stream's bound, bounds the next answer by what is left, refuses when under 16 tokens are left, and gives back the unused part", async () => {
     // Slow enough that the stream is live while the other requests are made.
     const mock = await startMock({ wordDelayMs: 30 });
     const service = await start(mock, { CLIENT_TOKENS_PER_MINUTE: '150' });
-    // 48 characters: 4 (message) + 12 (text) = 16 prompt tokens; with maxTokens 100, 116 in all.
+    // 48 characters: 4 (message) + 12 (text) = 16 prompt tokens; with maxTokens 100, 116 reserved.
     const prompt = 'one two three four five six seven eight nine ten';
     expect(prompt.length).toBe(48);
     const streamed = subscribeSse(service, ChatCompletionStreamSubscription, { input: input({ messages: [{ user: { content: prompt } }], maxTokens: 100 }) }, { headers: { authorization: A } });
     await streamed.waitForEvents(2);
     expect((await viewer(service, A)).limits.tokensPerMinute).toMatchObject({ limit: 150, remaining: 150 - 116 });
 
-    // 4 + 3 + 40 = 47 tokens do not fit in the 34 left; 4 + 3 + 27 = 34 do.
+    // 34 left, 4 + 3 = 7 of them for the prompt: the answer may have 27, whatever the request asks.
     const before = chatCalls(mock).length;
+    const bounded = await ask(service, 'HTTP', input({ maxTokens: 40 }, 'chatql-mock-long'), A);
+    expect((chatCalls(mock).at(-1)!.body as { max_tokens?: number }).max_tokens).toBe(27);
+    const boundedUsed = usageOf(bounded);
+    expect(bounded).toMatchObject({ choices: [{ finishReason: 'LENGTH' }], usage: { completionTokens: 27 } });
+
+    // Now less than 16 are left for any answer: refused before any upstream call, until the minute turns.
     const refused = await ask(service, 'HTTP', input({ maxTokens: 40 }), A);
     expect(refused).toMatchObject({ __typename: 'RateLimitError', source: 'SERVICE', retryable: true });
-    expect((refused as { message: string }).message).toMatch(/at most 150 per minute.*about 47/);
+    expect((refused as { message: string }).message).toMatch(/at most 150 per minute/);
     const retryAfter = (refused as { retryAfterSeconds: number | null }).retryAfterSeconds!;
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(60);
-    expect(chatCalls(mock).length).toBe(before);
+    expect(chatCalls(mock).length).toBe(before + 1);
     // Another client is not affected.
     expect((await ask(service, 'HTTP', input({ maxTokens: 40 }), B)).__typename).toBe('ChatCompletion');
 
-    const fits = await ask(service, 'HTTP', input({ maxTokens: 27 }), A);
-    const fitsUsed = usageOf(fits);
     await streamed.done;
     const streamUsed = usageOf(streamed.events.at(-1)!.chatCompletionStream);
-    expect(streamUsed).toBeLessThan(116);
+    expect(streamUsed).toBeLessThanOrEqual(116);
     // Both settled with their real usage: what they did not use is back.
-    expect((await viewer(service, A)).limits.tokensPerMinute).toMatchObject({ limit: 150, remaining: 150 - streamUsed - fitsUsed });
-    expect((await ask(service, 'HTTP', input({ maxTokens: 40 }), A)).__typename).toBe(150 - streamUsed - fitsUsed >= 47 ? 'ChatCompletion' : 'RateLimitError');
+    expect((await viewer(service, A)).limits.tokensPerMinute).toMatchObject({ limit: 150, remaining: 150 - streamUsed - boundedUsed });
   });
 
-  it('counts a request larger than the whole allowance as the whole allowance', async () => {
+  it('bounds one answer by the whole allowance: tokensPerMinute 50, maxTokens 1000 → max_tokens 43 sent, at most 50 used', async () => {
     const mock = await startMock();
     const service = await start(mock, { CLIENT_TOKENS_PER_MINUTE: '50' });
-    // 4 + 3 + 1000 tokens: more than 50, but admitted into an empty window.
-    const big = await ask(service, 'HTTP', input({ maxTokens: 1000 }), A);
-    expect(big.__typename).toBe('ChatCompletion');
+    const big = await ask(service, 'HTTP', input({ maxTokens: 1000 }, 'chatql-mock-long'), A);
+    expect((chatCalls(mock).at(-1)!.body as { max_tokens?: number }).max_tokens).toBe(50 - 7);
     const used = usageOf(big);
-    // Settled with the real usage, however large.
-    expect((await viewer(service, A)).limits.tokensPerMinute).toMatchObject({ limit: 50, remaining: Math.max(0, 50 - used) });
+    expect(used).toBeLessThanOrEqual(50);
+    expect((await viewer(service, A)).limits.tokensPerMinute).toMatchObject({ limit: 50, remaining: 50 - used });
     // Now it no longer fits.
     expect(await ask(service, 'HTTP', input({ maxTokens: 1000 }), A)).toMatchObject({ __typename: 'RateLimitError', source: 'SERVICE' });
+  });
+
+  it('refuses a prompt that can never fit in the allowance as InvalidRequestError at input.messages, not a rate limit', async () => {
+    const mock = await startMock();
+    const service = await start(mock, { CLIENT_TOKENS_PER_MINUTE: '50' });
+    const before = chatCalls(mock).length;
+    for (const transport of TRANSPORTS) {
+      const refused = await refusal(service, transport, input({ messages: [{ user: { content: 'x'.repeat(200) } }] }), A);
+      expect(refused).toMatchObject({ __typename: 'InvalidRequestError', source: 'SERVICE', retryable: false, param: 'input.messages', code: 'prompt_too_large' });
+    }
+    expect(chatCalls(mock).length).toBe(before);
   });
 });
 
@@ -221,15 +234,16 @@ describe('live streams at once (CLIENT_CONCURRENT_STREAMS)', () => {
 });
 
 describe('daily token budget (CLIENT_DAILY_TOKENS)', () => {
-  it('refuses with BudgetExceededError once the day\'s usage is spent, before any upstream call', async () => {
+  it("bounds the answer by what is left of the day, then refuses with BudgetExceededError before any upstream call", async () => {
     const mock = await startMock();
-    const service = await start(mock, { CLIENT_DAILY_TOKENS: '30' }, { c: { limits: { dailyTokens: 0 } } });
-    const prompt = 'please repeat all of these words back to me so that the usage is well over thirty tokens today';
-    const first = await ask(service, 'HTTP', input({ messages: [{ user: { content: prompt } }] }), A);
+    const service = await start(mock, { CLIENT_DAILY_TOKENS: '100' }, { c: { limits: { dailyTokens: 0 } } });
+    // 4 + 24 = 28 prompt tokens: 72 left for the answer, sent upstream as max_tokens.
+    const prompt = 'please repeat all of these words back to me so that the usage is well over';
+    const first = await ask(service, 'HTTP', input({ messages: [{ user: { content: prompt } }] }, 'chatql-mock-long'), A);
+    expect((chatCalls(mock).at(-1)!.body as { max_tokens?: number }).max_tokens).toBe(100 - 4 - Math.ceil(prompt.length / 4));
     const used = usageOf(first);
-    expect(used).toBeGreaterThan(30);
     const midnight = new Date(new Date().setUTCHours(24, 0, 0, 0)).toISOString();
-    expect((await viewer(service, A)).limits.dailyTokens).toEqual({ limit: 30, remaining: 0, resetsAt: midnight });
+    expect((await viewer(service, A)).limits.dailyTokens).toEqual({ limit: 100, remaining: Math.max(0, 100 - used), resetsAt: midnight });
 
     const before = chatCalls(mock).length;
     for (const transport of TRANSPORTS) {
@@ -243,6 +257,54 @@ describe('daily token budget (CLIENT_DAILY_TOKENS)', () => {
     expect(chatCalls(mock).length).toBe(before);
     // Another client still has its own budget.
     expect((await ask(service, 'HTTP', input(), B)).__typename).toBe('ChatCompletion');
+  });
+});
+
+describe('budgets under racing: reserve, then settle (chatql-mock-long answers as long as it may)', () => {
+  /** `count` concurrent mutations of client A; what they used in all, from the answers' usage. */
+  async function race(service: TestService, count: number): Promise<{ answered: number; used: number; outcomes: Outcome[] }> {
+    const outcomes = await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        ask(service, 'HTTP', input({ messages: [{ user: { content: `Please tell me a long story about the sea, number ${i}.` } }] }, 'chatql-mock-long'), A),
+      ),
+    );
+    const answers = outcomes.filter((outcome) => outcome.__typename === 'ChatCompletion');
+    return { answered: answers.length, used: answers.reduce((sum, outcome) => sum + usageOf(outcome), 0), outcomes };
+  }
+
+  it('20 concurrent requests of a client with a 1,000-token daily budget use at most 1,250 tokens in all', async () => {
+    const mock = await startMock();
+    const service = await start(mock, { CLIENT_DAILY_TOKENS: '1000' });
+    const { answered, used, outcomes } = await race(service, 20);
+    console.log(`[limits] 20 concurrent chatql-mock-long requests, daily budget 1000, one replica: ${answered} answered, ${used} tokens used in all`);
+    expect(answered).toBeGreaterThanOrEqual(1);
+    expect(used).toBeLessThanOrEqual(1250);
+    expect(outcomes.filter((outcome) => outcome.__typename !== 'ChatCompletion').every((outcome) => outcome.__typename === 'BudgetExceededError')).toBe(true);
+    const { remaining } = (await viewer(service, A)).limits.dailyTokens!;
+    expect(remaining).toBe(Math.max(0, 1000 - used));
+  });
+
+  it('one request of a client with 1,000 tokens a minute and a 1,000-token daily budget uses at most 1,250', async () => {
+    const mock = await startMock();
+    const service = await start(mock, { CLIENT_TOKENS_PER_MINUTE: '1000', CLIENT_DAILY_TOKENS: '1000' });
+    const { used } = await race(service, 1);
+    console.log(`[limits] one chatql-mock-long request, 1000 tokens a minute and 1000 a day: ${used} tokens used`);
+    expect(used).toBeGreaterThan(500);
+    expect(used).toBeLessThanOrEqual(1250);
+  });
+
+  it('without a token limit, CLIENT_DEFAULT_ANSWER_TOKENS is not sent; with one, it bounds an unbounded request (set per key too)', async () => {
+    const mock = await startMock();
+    const service = await start(mock, { CLIENT_DAILY_TOKENS: '100000', CLIENT_DEFAULT_ANSWER_TOKENS: '300' }, { b: { limits: { dailyTokens: null } }, c: { limits: { defaultAnswerTokens: 40 } } });
+    expect(usageOf(await ask(service, 'HTTP', input({}, 'chatql-mock-long'), A))).toBeLessThanOrEqual(300 + 20);
+    expect((chatCalls(mock).at(-1)!.body as { max_tokens?: number }).max_tokens).toBe(300);
+    await ask(service, 'HTTP', input({}, 'chatql-mock-long'), B);
+    expect((chatCalls(mock).at(-1)!.body as { max_tokens?: number }).max_tokens, 'client-b has no token limit').toBeUndefined();
+    await ask(service, 'HTTP', input({}, 'chatql-mock-long'), C);
+    expect((chatCalls(mock).at(-1)!.body as { max_tokens?: number }).max_tokens).toBe(40);
+    // A smaller bound of the request's own stands, in the field it used.
+    await ask(service, 'HTTP', input({ maxCompletionTokens: 25 }, 'chatql-mock-long'), A);
+    expect(chatCalls(mock).at(-1)!.body).toMatchObject({ max_completion_tokens: 25 });
   });
 });
 

@@ -93,7 +93,7 @@ describe('GET /v1/models', () => {
 
   it('lists working models before failure models, each with a one-line description', () => {
     const firstFailure = MOCK_MODELS.findIndex((model) => model.id.startsWith('fail-'));
-    expect(firstFailure).toBe(4);
+    expect(firstFailure).toBe(5);
     expect(MOCK_MODELS.slice(firstFailure).every((model) => model.id.startsWith('fail-'))).toBe(true);
     for (const model of MOCK_MODELS) expect(model.description).toMatch(/^[^\n]{10,200}$/);
   });

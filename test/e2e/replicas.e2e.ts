@@ -15,7 +15,8 @@ import type { MockUpstream } from '../../src/mock-upstream/server.js';
 
 const UPSTREAM_KEY = 'sk-replica-upstream-key-0123456789';
 const LIMIT = 6;
-const CLIENTS = ['shared-1', 'shared-2', 'outage-1'] as const;
+const CLIENTS = ['shared-1', 'shared-2', 'outage-1', 'budget-1'] as const;
+const DAILY_BUDGET = 1000;
 const keyOf = (id: string) => `ck-${id}-secret-key-0123456789`;
 
 interface Replica {
@@ -49,7 +50,13 @@ describe.skipIf(!REDIS_SERVER)(`two replicas sharing limits through Redis${REDIS
   beforeAll(async () => {
     mock = await startMock();
     redis = await startRedis();
-    const keysFile = writeKeysFile(CLIENTS.map((id) => ({ id, keySha256: sha256Hex(keyOf(id)) })));
+    const keysFile = writeKeysFile(
+      CLIENTS.map((id) => ({
+        id,
+        keySha256: sha256Hex(keyOf(id)),
+        ...(id === 'budget-1' ? { limits: { requestsPerMinute: null, dailyTokens: DAILY_BUDGET } } : {}),
+      })),
+    );
     const env = {
       PORT: '0',
       HOST: '127.0.0.1',
@@ -81,6 +88,27 @@ describe.skipIf(!REDIS_SERVER)(`two replicas sharing limits through Redis${REDIS
     // Another client has its own allowance, on either replica.
     expect(await ask(replicas[1]!, CLIENTS[1])).toBe('ChatCompletion');
     for (const replica of replicas) expect((await readiness(replica)).limits).toEqual({ store: 'redis', redis: 'up' });
+  });
+
+  it(`holds 20 concurrent long answers (10 on each replica) of a client with a ${DAILY_BUDGET}-token daily budget to at most 1,250 tokens in all`, async () => {
+    const client = 'budget-1';
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const { body } = await postGraphQL(
+          replicas[i % 2]!.service,
+          ChatCompletionMutation,
+          { input: { model: 'chatql-mock-long', messages: [{ user: { content: `Please tell me a long story about the sea, number ${i}.` } }] } },
+          { headers: { authorization: `Bearer ${keyOf(client)}` } },
+        );
+        return body.data!.chatCompletion;
+      }),
+    );
+    const used = outcomes.reduce((sum, outcome) => sum + (outcome.__typename === 'ChatCompletion' ? outcome.usage!.totalTokens : 0), 0);
+    const answered = outcomes.filter((outcome) => outcome.__typename === 'ChatCompletion').length;
+    console.log(`[replicas] 20 concurrent chatql-mock-long requests, daily budget ${DAILY_BUDGET}, 2 replicas: ${answered} answered, ${used} tokens used in all`);
+    expect(answered).toBeGreaterThanOrEqual(1);
+    expect(used).toBeLessThanOrEqual(1250);
+    expect(outcomes.filter((outcome) => outcome.__typename !== 'ChatCompletion').every((outcome) => outcome.__typename === 'BudgetExceededError')).toBe(true);
   });
 
   it('keeps serving when Redis goes away, each replica holding the limit on its own, and shares it again when Redis is back', async () => {

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 
-import { isOriginAllowed, parseOriginPatterns } from '../../src/http/origins.js';
+import { defaultAllowedHosts, isHostAllowed, parseAllowedHosts } from '../../src/http/hosts.js';
+import { isOriginAllowed, type OriginPolicy, parseOriginPatterns } from '../../src/http/origins.js';
+
+/** An origin policy: CORS_ORIGINS `patterns`, and the host names the service answers to. */
+function policy(patterns: RegExp[] | null, hosts = 'chatql.example.com,10.0.0.5,chatql.internal'): OriginPolicy {
+  return { corsOrigins: patterns, hosts: parseAllowedHosts(hosts).policy };
+}
 import { LITELLM, ok, problems } from '../utils/config.js';
 
 describe('loadConfig', () => {
@@ -57,7 +63,16 @@ describe('loadConfig', () => {
       NODE_ENV: 'production',
       AUTH_MODE: 'none',
       CORS_ORIGINS: 'https://app.example.com',
+      ALLOWED_HOSTS: 'chat.example.com',
+      MAX_MESSAGES: '50',
+      CLIENT_DEFAULT_ANSWER_TOKENS: '512',
+      GRAPHIQL: 'true',
     });
+    expect(config.maxMessages).toBe(50);
+    expect(config.security.defaultLimits.defaultAnswerTokens).toBe(512);
+    expect(config.graphiql).toBe(true);
+    expect(isHostAllowed(config.allowedHosts, 'chat.example.com')).toBe(true);
+    expect(isHostAllowed(config.allowedHosts, 'localhost:8080')).toBe(false);
     expect(config).toMatchObject({
       port: 8080,
       host: '0.0.0.0',
@@ -186,10 +201,10 @@ describe('loadConfig', () => {
   it('compiles CORS_ORIGINS patterns', () => {
     const origins = ok({ ...LITELLM, CORS_ORIGINS: 'https://app.example.com, http://localhost:*, https://*.example.org' }).corsOrigins;
     expect(origins).toHaveLength(3);
-    expect(isOriginAllowed('https://app.example.com', null, origins)).toBe(true);
-    expect(isOriginAllowed('http://localhost:5173', null, origins)).toBe(true);
-    expect(isOriginAllowed('https://docs.example.org', null, origins)).toBe(true);
-    expect(isOriginAllowed('https://evil.example', null, origins)).toBe(false);
+    expect(isOriginAllowed('https://app.example.com', null, policy(origins))).toBe(true);
+    expect(isOriginAllowed('http://localhost:5173', null, policy(origins))).toBe(true);
+    expect(isOriginAllowed('https://docs.example.org', null, policy(origins))).toBe(true);
+    expect(isOriginAllowed('https://evil.example', null, policy(origins))).toBe(false);
   });
 
   it('reports a malformed CORS_ORIGINS entry, naming the variable and the entry', () => {
@@ -200,13 +215,80 @@ describe('loadConfig', () => {
   });
 });
 
+describe('production defaults', () => {
+  const production = { ...LITELLM, NODE_ENV: 'production', AUTH_MODE: 'none' };
+
+  it('refuses HOST on every interface without ALLOWED_HOSTS, saying why; runs with it, or with * on purpose', () => {
+    for (const host of ['0.0.0.0', '::']) {
+      const found = problems({ ...production, HOST: host });
+      expect(found).toHaveLength(1);
+      expect(found[0]).toMatch(/^ALLOWED_HOSTS is not set: with NODE_ENV=production and HOST=.* \(every interface\), list the host names clients use.*DNS-rebinding/);
+    }
+    expect(ok({ ...production, HOST: '0.0.0.0', ALLOWED_HOSTS: 'chat.example.com' }).allowedHosts.any).toBe(false);
+    expect(ok({ ...production, HOST: '0.0.0.0', ALLOWED_HOSTS: '*' }).allowedHosts.any).toBe(true);
+    expect(ok({ ...production, HOST: '10.0.0.5' }).host).toBe('10.0.0.5');
+    expect(ok({ HOST: '0.0.0.0' }).host, 'outside production the default applies').toBe('0.0.0.0');
+  });
+
+  it('serves /metrics on the main port only outside production, GraphiQL only outside production unless GRAPHIQL=true', () => {
+    expect(ok({})).toMatchObject({ metricsOnMainPort: true, graphiql: true });
+    expect(ok(production)).toMatchObject({ metricsOnMainPort: false, metricsPort: null, graphiql: false });
+    expect(ok({ ...production, METRICS_PORT: '9464', GRAPHIQL: 'true' })).toMatchObject({ metricsOnMainPort: false, metricsPort: 9464, graphiql: true });
+    expect(ok({ GRAPHIQL: 'false' }).graphiql).toBe(false);
+  });
+
+  it('reports bad values of the new variables, one line each', () => {
+    expect(problems({ ALLOWED_HOSTS: 'ok.example.com,bad host,http://x.example.com', MAX_MESSAGES: '0', CLIENT_DEFAULT_ANSWER_TOKENS: '8', GRAPHIQL: 'yes' })).toEqual([
+      'CLIENT_DEFAULT_ANSWER_TOKENS must be a whole number from 16 to 2147483647 (got "8")',
+      'MAX_MESSAGES must be a whole number from 1 to 100000 (got "0")',
+      'ALLOWED_HOSTS: "bad host" is not a host name (host[:port], an IPv6 address in brackets, or *.example.com)',
+      'ALLOWED_HOSTS: "http://x.example.com" is not a host name (host[:port], an IPv6 address in brackets, or *.example.com)',
+      'GRAPHIQL must be true or false',
+    ]);
+  });
+});
+
+describe('ALLOWED_HOSTS', () => {
+  it('matches names with any port unless a port is given, *.suffix patterns (not the bare name), IPv6 in brackets, case and a trailing dot aside', () => {
+    const { policy: hosts, problems: found } = parseAllowedHosts('chat.example.com, api.example.com:8443, *.internal.example, [::1], 10.0.0.5');
+    expect(found).toEqual([]);
+    for (const host of ['chat.example.com', 'chat.example.com:4000', 'CHAT.example.com.', 'api.example.com:8443', 'a.internal.example', 'a.b.internal.example:80', '[::1]:4000', '10.0.0.5']) {
+      expect(isHostAllowed(hosts, host), host).toBe(true);
+    }
+    for (const host of ['api.example.com', 'api.example.com:443', 'internal.example', 'evilinternal.example', 'rebind.evil.example', 'chat.example.com.evil.com', '[::2]', '10.0.0.6', '', undefined]) {
+      expect(isHostAllowed(hosts, host), String(host)).toBe(false);
+    }
+  });
+
+  it('defaults to the loopback names, plus HOST when it names one host', () => {
+    const loopback = defaultAllowedHosts('127.0.0.1');
+    for (const host of ['localhost:4000', '127.0.0.1:4000', '[::1]:4000']) expect(isHostAllowed(loopback, host)).toBe(true);
+    expect(isHostAllowed(loopback, 'rebind.evil.example:4000')).toBe(false);
+    expect(isHostAllowed(defaultAllowedHosts('0.0.0.0'), '10.0.0.5:4000')).toBe(false);
+    expect(isHostAllowed(defaultAllowedHosts('10.0.0.5'), '10.0.0.5:4000')).toBe(true);
+    expect(isHostAllowed(defaultAllowedHosts('::'), '[::1]:4000')).toBe(true);
+  });
+
+  it('* turns the check off, and stands alone', () => {
+    expect(isHostAllowed(parseAllowedHosts('*').policy, 'anything.example')).toBe(true);
+    expect(parseAllowedHosts('*,chat.example.com').problems).toEqual(['ALLOWED_HOSTS: * turns the check off and stands alone']);
+  });
+
+  it("the service's own origin needs an allowed Host: a DNS-rebinding page's own name is not enough", () => {
+    expect(isOriginAllowed('http://rebind.evil.example:4000', 'rebind.evil.example:4000', policy(null, 'localhost,127.0.0.1'))).toBe(false);
+    expect(isOriginAllowed('http://localhost:4000', 'localhost:4000', policy(null, 'localhost'))).toBe(true);
+    expect(isOriginAllowed('https://chat.example.com', 'chat.example.com', policy(parseOriginPatterns('https://app.example.com').patterns, 'chat.example.com'))).toBe(true);
+    expect(isOriginAllowed('https://chat.example.com', 'chat.example.com', policy(parseOriginPatterns('https://app.example.com').patterns, '*')), 'with * no Host is our own').toBe(false);
+  });
+});
+
 describe('parseOriginPatterns', () => {
   it('compiles a comma-separated list, ignoring blanks and a trailing slash', () => {
     const { patterns, problems: found } = parseOriginPatterns(' https://app.example.com/ , , http://localhost:* ');
     expect(found).toEqual([]);
     expect(patterns).toHaveLength(2);
-    expect(isOriginAllowed('https://app.example.com', null, patterns)).toBe(true);
-    expect(isOriginAllowed('http://localhost:3000', null, patterns)).toBe(true);
+    expect(isOriginAllowed('https://app.example.com', null, policy(patterns))).toBe(true);
+    expect(isOriginAllowed('http://localhost:3000', null, policy(patterns))).toBe(true);
   });
 
   it.each(['bogus', 'app.example.com', 'ftp://files.example.com', 'https://exa mple.com', 'https://example.com/path', 'https://example.com:port', 'https://*'])(
@@ -225,7 +307,7 @@ describe('isOriginAllowed', () => {
     it.each(['http://localhost:5173', 'http://localhost:3000', 'http://localhost', 'http://127.0.0.1:3000', 'http://[::1]:8080'])(
       'allows the local development origin %s',
       (origin) => {
-        expect(isOriginAllowed(origin, 'chatql.example.com', null)).toBe(true);
+        expect(isOriginAllowed(origin, 'chatql.example.com', policy(null))).toBe(true);
       },
     );
 
@@ -238,19 +320,19 @@ describe('isOriginAllowed', () => {
       'http://evil.com:5173',
       'null',
     ])('refuses %s', (origin) => {
-      expect(isOriginAllowed(origin, 'chatql.example.com', null)).toBe(false);
+      expect(isOriginAllowed(origin, 'chatql.example.com', policy(null))).toBe(false);
     });
 
     it("allows the service's own origin (the Origin's host equals the Host header)", () => {
-      expect(isOriginAllowed('https://chatql.example.com', 'chatql.example.com', null)).toBe(true);
-      expect(isOriginAllowed('http://10.0.0.5:4000', '10.0.0.5:4000', null)).toBe(true);
-      expect(isOriginAllowed('https://ChatQL.Example.com', 'chatql.example.com', null)).toBe(true);
+      expect(isOriginAllowed('https://chatql.example.com', 'chatql.example.com', policy(null))).toBe(true);
+      expect(isOriginAllowed('http://10.0.0.5:4000', '10.0.0.5:4000', policy(null))).toBe(true);
+      expect(isOriginAllowed('https://ChatQL.Example.com', 'chatql.example.com', policy(null))).toBe(true);
     });
 
     it('refuses an origin whose host differs from the Host header', () => {
-      expect(isOriginAllowed('http://10.0.0.5:4001', '10.0.0.5:4000', null)).toBe(false);
-      expect(isOriginAllowed('https://chatql.example.com.evil.com', 'chatql.example.com', null)).toBe(false);
-      expect(isOriginAllowed('https://evil.example', null, null)).toBe(false);
+      expect(isOriginAllowed('http://10.0.0.5:4001', '10.0.0.5:4000', policy(null))).toBe(false);
+      expect(isOriginAllowed('https://chatql.example.com.evil.com', 'chatql.example.com', policy(null))).toBe(false);
+      expect(isOriginAllowed('https://evil.example', null, policy(null))).toBe(false);
     });
   });
 
@@ -258,40 +340,40 @@ describe('isOriginAllowed', () => {
     const { patterns } = parseOriginPatterns('https://app.example.com,https://*.example.org,http://localhost:*');
 
     it('allows an exact origin, and only that origin', () => {
-      expect(isOriginAllowed('https://app.example.com', null, patterns)).toBe(true);
-      expect(isOriginAllowed('http://app.example.com', null, patterns)).toBe(false);
-      expect(isOriginAllowed('https://app.example.com:8443', null, patterns)).toBe(false);
-      expect(isOriginAllowed('https://other.example.com', null, patterns)).toBe(false);
-      expect(isOriginAllowed('https://app.example.com.evil.com', null, patterns)).toBe(false);
+      expect(isOriginAllowed('https://app.example.com', null, policy(patterns))).toBe(true);
+      expect(isOriginAllowed('http://app.example.com', null, policy(patterns))).toBe(false);
+      expect(isOriginAllowed('https://app.example.com:8443', null, policy(patterns))).toBe(false);
+      expect(isOriginAllowed('https://other.example.com', null, policy(patterns))).toBe(false);
+      expect(isOriginAllowed('https://app.example.com.evil.com', null, policy(patterns))).toBe(false);
     });
 
     it('allows any subdomain for *., but not the bare domain or a look-alike', () => {
-      expect(isOriginAllowed('https://docs.example.org', null, patterns)).toBe(true);
-      expect(isOriginAllowed('https://a.b.example.org', null, patterns)).toBe(true);
-      expect(isOriginAllowed('https://evilexample.org', null, patterns)).toBe(false);
-      expect(isOriginAllowed('https://docs.example.org.evil.com', null, patterns)).toBe(false);
-      expect(isOriginAllowed('http://docs.example.org', null, patterns)).toBe(false);
+      expect(isOriginAllowed('https://docs.example.org', null, policy(patterns))).toBe(true);
+      expect(isOriginAllowed('https://a.b.example.org', null, policy(patterns))).toBe(true);
+      expect(isOriginAllowed('https://evilexample.org', null, policy(patterns))).toBe(false);
+      expect(isOriginAllowed('https://docs.example.org.evil.com', null, policy(patterns))).toBe(false);
+      expect(isOriginAllowed('http://docs.example.org', null, policy(patterns))).toBe(false);
     });
 
     it('allows any port for :*', () => {
-      expect(isOriginAllowed('http://localhost:5173', null, patterns)).toBe(true);
-      expect(isOriginAllowed('http://localhost', null, patterns)).toBe(true);
-      expect(isOriginAllowed('http://localhost.evil.com', null, patterns)).toBe(false);
+      expect(isOriginAllowed('http://localhost:5173', null, policy(patterns))).toBe(true);
+      expect(isOriginAllowed('http://localhost', null, policy(patterns))).toBe(true);
+      expect(isOriginAllowed('http://localhost.evil.com', null, policy(patterns))).toBe(false);
     });
 
     it('replaces the default local origins', () => {
       const only = parseOriginPatterns('https://app.example.com').patterns;
-      expect(isOriginAllowed('http://localhost:5173', null, only)).toBe(false);
-      expect(isOriginAllowed('http://127.0.0.1:3000', null, only)).toBe(false);
+      expect(isOriginAllowed('http://localhost:5173', null, policy(only))).toBe(false);
+      expect(isOriginAllowed('http://127.0.0.1:3000', null, policy(only))).toBe(false);
     });
 
     it('still allows the own origin', () => {
       const only = parseOriginPatterns('https://app.example.com').patterns;
-      expect(isOriginAllowed('https://chatql.internal:4000', 'chatql.internal:4000', only)).toBe(true);
+      expect(isOriginAllowed('https://chatql.internal:4000', 'chatql.internal:4000', policy(only))).toBe(true);
     });
 
     it('* allows any origin', () => {
-      expect(isOriginAllowed('https://anything.example', null, parseOriginPatterns('*').patterns)).toBe(true);
+      expect(isOriginAllowed('https://anything.example', null, policy(parseOriginPatterns('*').patterns))).toBe(true);
     });
   });
 });

@@ -40,7 +40,7 @@ export function run(env: Record<string, string>): Running {
 export async function ready(running: Running): Promise<TestService> {
   const deadline = performance.now() + 15_000;
   for (;;) {
-    const match = /GraphiQL at (http:\/\/[\d.:]+)\/graphql/.exec(running.output());
+    const match = /GraphQL(?: and GraphiQL)? at (http:\/\/[\d.:]+)\/graphql/.exec(running.output());
     if (match) {
       const url = match[1]!;
       return { url, httpUrl: `${url}/graphql`, wsUrl: `${url.replace('http', 'ws')}/graphql` } as TestService;
