@@ -33,6 +33,12 @@ describe('start-up configuration', () => {
     expect(running.output()).toContain('no upstream configured');
   });
 
+  it('refuses to start in production on every interface without ALLOWED_HOSTS, saying why', async () => {
+    const running = run({ NODE_ENV: 'production', PORT: '0', HOST: '0.0.0.0', AUTH_MODE: 'none', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' });
+    expect((await running.exit).code).toBe(1);
+    expect(running.output()).toMatch(/chatql: configuration error: ALLOWED_HOSTS is not set: with NODE_ENV=production and HOST=0\.0\.0\.0/);
+  });
+
   it('never prints the upstream key', async () => {
     const running = run({ PORT: 'not-a-port', OPENAI_API_KEY: 'sk-live-secret-9876543210', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' });
     expect((await running.exit).code).toBe(1);
