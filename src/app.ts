@@ -35,7 +35,7 @@ import { schema } from './schema/index.js';
 import { noopTracer } from './tracing.js';
 import { BREAKER_STATE_VALUE } from './upstream/breaker.js';
 import { closeTargets, createUpstreamTargets, describeTargets } from './upstream/targets.js';
-import { ModelsService } from './upstream/models.js';
+import { ModelsService } from './chat/models.js';
 import { RejectedKeys } from './upstream/rejected-keys.js';
 
 /** Offered in GraphiQL's example document until the upstream's model list is known. */
@@ -130,7 +130,6 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
   const targets = createUpstreamTargets(config.upstream, logger, {
     onBreakerOpen: (upstream, model) => metrics.breakerOpened.inc({ upstream, model: model === null ? '' : modelLabel(model) }),
   });
-  const client = targets[0]!.client;
   const callContext = { retry: { maxRetries: config.upstream.maxRetries }, redact, logger, metrics, tracer: options.tracer ?? noopTracer() };
   const redis = security.redisUrl ? connectRedis(security.redisUrl, logger, redact) : null;
   const gate = new LimitsGate({
@@ -142,7 +141,7 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
   // AUTH_MODE=forward: keys the upstream refused lately are refused again without a call.
   const rejectedKeys = security.auth.mode === 'forward' ? new RejectedKeys(config.modelsCacheMs) : undefined;
   const chat = new ChatService({ ...callContext, targets, operations, metrics, gate, logContent: config.logContent, maxMessages: config.maxMessages, ...(rejectedKeys ? { rejectedKeys } : {}) });
-  const models = new ModelsService({ ...callContext, client, cacheMs: config.modelsCacheMs, ...(rejectedKeys ? { rejectedKeys } : {}) });
+  const models = new ModelsService({ ...callContext, target: targets[0]!, cacheMs: config.modelsCacheMs, ...(rejectedKeys ? { rejectedKeys } : {}) });
 
   // The host names the service answers to and the origins that count as its own or allowed.
   const origins: OriginPolicy = { corsOrigins: config.corsOrigins, hosts: config.allowedHosts };

@@ -5,13 +5,16 @@
 import SchemaBuilder from '@pothos/core';
 import ErrorsPlugin from '@pothos/plugin-errors';
 
+import type { JsonObject } from './chat/types.js';
 import type { Context } from './context.js';
 
 export const builder = new SchemaBuilder<{
   Context: Context;
   Scalars: {
+    // Ids come in as strings (GraphQL coerces an integer literal to its string form).
+    ID: { Input: string; Output: string | number };
     DateTime: { Input: Date; Output: Date };
-    JSONObject: { Input: Record<string, unknown>; Output: Record<string, unknown> };
+    JSONObject: { Input: JsonObject; Output: JsonObject };
   };
   DefaultFieldNullability: false;
   DefaultInputFieldRequiredness: false;

@@ -183,12 +183,32 @@ const envSchema = z.object({
       message: 'OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL such as http://otel-collector:4318',
     }),
   NODE_ENV: z.string().optional(),
+  // Read and checked by src/auth/config.ts (readSecurityConfig), which reports their problems.
+  AUTH_MODE: z.string().optional(),
+  CLIENT_KEYS_FILE: z.string().optional(),
+  JWT_SECRET: z.string().optional(),
+  JWT_PUBLIC_KEY: z.string().optional(),
+  JWT_JWKS_URL: z.string().optional(),
+  JWT_ISSUER: z.string().optional(),
+  JWT_AUDIENCE: z.string().optional(),
+  JWT_REQUIRE_EXP: z.string().optional(),
+  ALLOWED_MODELS: z.string().optional(),
+  REDIS_URL: z.string().optional(),
+  // Read by the OpenTelemetry exporter and src/tracing.ts when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+  OTEL_SERVICE_NAME: z.string().optional(),
+  OTEL_BSP_SCHEDULE_DELAY: z.string().optional(),
   LOG_FORMAT: z.enum(['json', 'pretty'], { message: 'LOG_FORMAT must be json or pretty' }).default('json'),
   LOG_CONTENT: z.enum(['true', 'false'], { message: 'LOG_CONTENT must be true or false' }).default('false'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     message: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
   }).default('info'),
 });
+
+/**
+ * Every environment variable the service reads, from the schema above: the one list the
+ * configuration reference (docs/configuration.md) is checked against.
+ */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
 

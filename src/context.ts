@@ -3,7 +3,7 @@ import type { AuthMode } from './auth/principal.js';
 import type { LimitsGate } from './limits/gate.js';
 import type { Logger } from './logger.js';
 import type { ChatService } from './chat/service.js';
-import type { ModelsService } from './upstream/models.js';
+import type { ModelsService } from './chat/models.js';
 
 /** What every resolver gets: the services, and the signal that fires when the client goes away. */
 export interface Context {

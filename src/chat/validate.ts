@@ -4,7 +4,7 @@
  * GraphQL has already checked types, required fields and @oneOf; these are the domain rules.
  */
 import { ErrorSource, InvalidRequestError } from '../errors.js';
-import type { ChatCompletionInputShape } from '../schema/chat-input.js';
+import type { ChatRequest } from './types.js';
 
 /** Inclusive numeric bounds of the scalar fields, as the upstream documents them. */
 const RANGES = [
@@ -15,7 +15,7 @@ const RANGES = [
   ['maxTokens', 1, Number.MAX_SAFE_INTEGER],
   ['maxCompletionTokens', 1, Number.MAX_SAFE_INTEGER],
   ['topLogprobs', 0, 20],
-] as const satisfies ReadonlyArray<readonly [keyof ChatCompletionInputShape, number, number]>;
+] as const satisfies ReadonlyArray<readonly [keyof ChatRequest, number, number]>;
 
 /**
  * The deepest nesting of objects and arrays a JSONObject input may have. JSON Schemas need a
@@ -45,7 +45,7 @@ function describeRange(min: number, max: number): string {
 export const DEFAULT_MAX_MESSAGES = 1000;
 
 /** The first problem with `input`, or null when it may go upstream. */
-export function validateChatInput(input: ChatCompletionInputShape, maxMessages = DEFAULT_MAX_MESSAGES): InvalidRequestError | null {
+export function validateChatInput(input: ChatRequest, maxMessages = DEFAULT_MAX_MESSAGES): InvalidRequestError | null {
   if (input.messages.length === 0) {
     return invalid('messages', 'messages must contain at least one message.', 'empty_messages');
   }
@@ -78,7 +78,7 @@ export function validateChatInput(input: ChatCompletionInputShape, maxMessages =
   return validateMessages(input.messages);
 }
 
-function validateMessages(messages: ChatCompletionInputShape['messages']): InvalidRequestError | null {
+function validateMessages(messages: ChatRequest['messages']): InvalidRequestError | null {
   const toolCallIds = new Set<string>();
   for (const [index, message] of messages.entries()) {
     const user = message.user;
@@ -96,8 +96,8 @@ function validateMessages(messages: ChatCompletionInputShape['messages']): Inval
         return invalid(`messages.${index}.user.parts`, 'parts must contain at least one part.', 'missing_field');
       }
     }
-    for (const call of message.assistant?.toolCalls ?? []) toolCallIds.add(String(call.id));
-    if (message.tool && !toolCallIds.has(String(message.tool.toolCallId))) {
+    for (const call of message.assistant?.toolCalls ?? []) toolCallIds.add(call.id);
+    if (message.tool && !toolCallIds.has(message.tool.toolCallId)) {
       return invalid(
         `messages.${index}.tool.toolCallId`,
         `toolCallId "${message.tool.toolCallId}" answers no earlier assistant tool call.`,

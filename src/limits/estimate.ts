@@ -4,7 +4,7 @@
  * be of the right size, and cheap. About four characters of English text make a token; an image
  * costs at most what a high-detail image costs OpenAI (765 tokens), whatever the size of its data: URI.
  */
-import type { ChatCompletionInputShape } from '../schema/chat-input.js';
+import type { ChatRequest } from '../chat/types.js';
 
 const CHARS_PER_TOKEN = 4;
 /** Role markers and separators that every message adds. */
@@ -16,7 +16,7 @@ function textTokens(text: string | null | undefined): number {
 }
 
 /** Prompt tokens, estimated from the messages and the tool definitions. */
-export function estimatePromptTokens(input: ChatCompletionInputShape): number {
+export function estimatePromptTokens(input: ChatRequest): number {
   let tokens = 0;
   for (const message of input.messages) {
     tokens += TOKENS_PER_MESSAGE;

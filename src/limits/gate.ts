@@ -13,7 +13,7 @@ import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimi
 
 import { ANONYMOUS, isModelAllowed, type Principal } from '../auth/principal.js';
 import { BudgetExceededError, type DomainError, ErrorSource, InvalidRequestError, PermissionDeniedError, RateLimitError } from '../errors.js';
-import type { ChatCompletionInputShape } from '../schema/chat-input.js';
+import type { ChatRequest } from '../chat/types.js';
 import { estimatePromptTokens } from './estimate.js';
 
 type Kind = 'requests' | 'tokens' | 'streams' | 'daily';
@@ -44,7 +44,7 @@ export interface GateOptions {
 /** A request that passed the gate: the input to send, and what to do when it has ended. */
 export interface Admission {
   /** The input with the client's `user` and maxTokens ceiling applied. */
-  input: ChatCompletionInputShape;
+  input: ChatRequest;
   /**
    * Settles the token counters with the real usage (null when it is unknown: the estimate
    * stands) and frees the stream slot. Call exactly once, when the operation has ended.
@@ -227,7 +227,7 @@ export class LimitsGate {
    * Checks every limit for one operation and counts it. Throws the refusal as a `DomainError`
    * (nothing counted then); resolves with the admission.
    */
-  async admit(principal: Principal, input: ChatCompletionInputShape, stream: boolean): Promise<Admission> {
+  async admit(principal: Principal, input: ChatRequest, stream: boolean): Promise<Admission> {
     const limits = principal.limits;
     if (!this.isModelAllowed(principal, input.model)) {
       this.refuse('model', new PermissionDeniedError(`This client may not use the model "${input.model}".`, ErrorSource.SERVICE));
@@ -281,7 +281,7 @@ export class LimitsGate {
       // The answer's bound goes upstream when it is tighter than what the request asks: a
       // client with a token limit never gets more than it has left.
       const bound = reservation?.bound ?? (asked === null ? ceiling : null);
-      const sent: ChatCompletionInputShape = {
+      const sent: ChatRequest = {
         ...input,
         user,
         ...(bound !== null && (asked === null || bound < asked) ? { [boundField]: bound } : {}),

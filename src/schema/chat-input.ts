@@ -1,9 +1,27 @@
 /**
  * The input of `chatCompletion` and `chatCompletionStream`: the upstream's request body in
  * camelCase, with `@oneOf` inputs where the upstream takes a tagged union (message roles, content
- * parts, tool choice). `src/upstream/translate.ts` turns it into the upstream's JSON.
+ * parts, tool choice). Each input type is built to the chat domain's own type (`src/chat/types.ts`),
+ * which is what resolvers hand on; `src/upstream/translate.ts` turns it into the upstream's JSON.
  */
 import { builder } from '../builder.js';
+import type {
+  AssistantMessage,
+  ChatMessage,
+  ChatRequest,
+  ContentPart,
+  FunctionCall,
+  FunctionDefinition,
+  ImageUrl,
+  JsonSchemaFormat,
+  ResponseFormat,
+  RoleMessage,
+  Tool,
+  ToolCall,
+  ToolChoice,
+  ToolMessage,
+  UserMessage,
+} from '../chat/types.js';
 import { JSONObjectScalar } from './scalars.js';
 
 export const ReasoningEffortEnum = builder.enumType('ReasoningEffort', {
@@ -26,7 +44,7 @@ export const ResponseFormatTypeEnum = builder.enumType('ResponseFormatType', {
   values: ['TEXT', 'JSON_OBJECT', 'JSON_SCHEMA'] as const,
 });
 
-const SystemMessageInput = builder.inputType('SystemMessageInput', {
+const SystemMessageInput = builder.inputRef<RoleMessage>('SystemMessageInput').implement({
   description: "Sets the assistant's behaviour; usually once, at the start of the conversation.",
   fields: (t) => ({
     content: t.string({ required: true }),
@@ -34,7 +52,7 @@ const SystemMessageInput = builder.inputType('SystemMessageInput', {
   }),
 });
 
-const DeveloperMessageInput = builder.inputType('DeveloperMessageInput', {
+const DeveloperMessageInput = builder.inputRef<RoleMessage>('DeveloperMessageInput').implement({
   description: "Instructions for reasoning models (the upstream's developer role).",
   fields: (t) => ({
     content: t.string({ required: true }),
@@ -42,14 +60,14 @@ const DeveloperMessageInput = builder.inputType('DeveloperMessageInput', {
   }),
 });
 
-const ImageUrlInput = builder.inputType('ImageUrlInput', {
+const ImageUrlInput = builder.inputRef<ImageUrl>('ImageUrlInput').implement({
   fields: (t) => ({
     url: t.string({ required: true, description: 'A public URL or a data: URI.' }),
     detail: t.field({ type: ImageDetailEnum }),
   }),
 });
 
-const ContentPartInput = builder.inputType('ContentPartInput', {
+const ContentPartInput = builder.inputRef<ContentPart>('ContentPartInput').implement({
   description: 'One part of a multimodal user message: exactly one of text or imageUrl.',
   isOneOf: true,
   fields: (t) => ({
@@ -58,7 +76,7 @@ const ContentPartInput = builder.inputType('ContentPartInput', {
   }),
 });
 
-const UserMessageInput = builder.inputType('UserMessageInput', {
+const UserMessageInput = builder.inputRef<UserMessage>('UserMessageInput').implement({
   description: 'Exactly one of content (plain text) or parts (multimodal).',
   fields: (t) => ({
     content: t.string(),
@@ -67,14 +85,14 @@ const UserMessageInput = builder.inputType('UserMessageInput', {
   }),
 });
 
-const FunctionCallInput = builder.inputType('FunctionCallInput', {
+const FunctionCallInput = builder.inputRef<FunctionCall>('FunctionCallInput').implement({
   fields: (t) => ({
     name: t.string({ required: true }),
     arguments: t.string({ required: true, description: 'JSON-encoded arguments, as the model produced them.' }),
   }),
 });
 
-const ToolCallInput = builder.inputType('ToolCallInput', {
+const ToolCallInput = builder.inputRef<ToolCall>('ToolCallInput').implement({
   description: 'A tool call the assistant made earlier in the conversation, sent back as history.',
   fields: (t) => ({
     id: t.id({ required: true }),
@@ -82,7 +100,7 @@ const ToolCallInput = builder.inputType('ToolCallInput', {
   }),
 });
 
-const AssistantMessageInput = builder.inputType('AssistantMessageInput', {
+const AssistantMessageInput = builder.inputRef<AssistantMessage>('AssistantMessageInput').implement({
   description: "An earlier answer of the assistant: its text, its tool calls, or both.",
   fields: (t) => ({
     content: t.string(),
@@ -91,7 +109,7 @@ const AssistantMessageInput = builder.inputType('AssistantMessageInput', {
   }),
 });
 
-const ToolMessageInput = builder.inputType('ToolMessageInput', {
+const ToolMessageInput = builder.inputRef<ToolMessage>('ToolMessageInput').implement({
   description: 'The result of a tool call, answering the assistant tool call with the same id.',
   fields: (t) => ({
     toolCallId: t.id({ required: true }),
@@ -99,7 +117,7 @@ const ToolMessageInput = builder.inputType('ToolMessageInput', {
   }),
 });
 
-export const ChatMessageInput = builder.inputType('ChatMessageInput', {
+export const ChatMessageInput = builder.inputRef<ChatMessage>('ChatMessageInput').implement({
   description: 'Exactly one role per message.',
   isOneOf: true,
   fields: (t) => ({
@@ -111,7 +129,7 @@ export const ChatMessageInput = builder.inputType('ChatMessageInput', {
   }),
 });
 
-const FunctionDefinitionInput = builder.inputType('FunctionDefinitionInput', {
+const FunctionDefinitionInput = builder.inputRef<FunctionDefinition>('FunctionDefinitionInput').implement({
   fields: (t) => ({
     name: t.string({ required: true }),
     description: t.string(),
@@ -120,14 +138,14 @@ const FunctionDefinitionInput = builder.inputType('FunctionDefinitionInput', {
   }),
 });
 
-const ToolInput = builder.inputType('ToolInput', {
+const ToolInput = builder.inputRef<Tool>('ToolInput').implement({
   description: 'A function the model may call.',
   fields: (t) => ({
     function: t.field({ type: FunctionDefinitionInput, required: true }),
   }),
 });
 
-const ToolChoiceInput = builder.inputType('ToolChoiceInput', {
+const ToolChoiceInput = builder.inputRef<ToolChoice>('ToolChoiceInput').implement({
   description: 'Exactly one of mode or function.',
   isOneOf: true,
   fields: (t) => ({
@@ -136,7 +154,7 @@ const ToolChoiceInput = builder.inputType('ToolChoiceInput', {
   }),
 });
 
-const JsonSchemaFormatInput = builder.inputType('JsonSchemaFormatInput', {
+const JsonSchemaFormatInput = builder.inputRef<JsonSchemaFormat>('JsonSchemaFormatInput').implement({
   fields: (t) => ({
     name: t.string({ required: true }),
     schema: t.field({ type: JSONObjectScalar, required: true }),
@@ -144,14 +162,14 @@ const JsonSchemaFormatInput = builder.inputType('JsonSchemaFormatInput', {
   }),
 });
 
-const ResponseFormatInput = builder.inputType('ResponseFormatInput', {
+const ResponseFormatInput = builder.inputRef<ResponseFormat>('ResponseFormatInput').implement({
   fields: (t) => ({
     type: t.field({ type: ResponseFormatTypeEnum, required: true }),
     jsonSchema: t.field({ type: JsonSchemaFormatInput, description: 'Required with JSON_SCHEMA.' }),
   }),
 });
 
-export const ChatCompletionInput = builder.inputType('ChatCompletionInput', {
+export const ChatCompletionInput = builder.inputRef<ChatRequest>('ChatCompletionInput').implement({
   description:
     'One chat completion request. Fields left out (or null) are not sent upstream, so the upstream\'s defaults apply.',
   fields: (t) => ({
@@ -175,6 +193,3 @@ export const ChatCompletionInput = builder.inputType('ChatCompletionInput', {
     reasoningEffort: t.field({ type: ReasoningEffortEnum }),
   }),
 });
-
-export type ChatCompletionInputShape = typeof ChatCompletionInput.$inferInput;
-export type ChatMessageInputShape = typeof ChatMessageInput.$inferInput;

@@ -5,7 +5,7 @@
  * `directResult` can express.
  */
 import { builder } from '../builder.js';
-import { isFinalCompletion, type StreamEvent } from '../chat/service.js';
+import { isFinalCompletion, type StreamEvent } from '../chat/stream.js';
 import { ChatQLError, type DomainError, ERROR_CLASSES } from '../errors.js';
 import { ChatCompletionInput } from './chat-input.js';
 import { ChatCompletionChunkRef, ChatCompletionRef } from './chat-output.js';

@@ -1,6 +1,7 @@
 import { GraphQLError, Kind, valueFromASTUntyped } from 'graphql';
 
 import { builder } from '../builder.js';
+import type { JsonObject } from '../chat/types.js';
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -21,10 +22,11 @@ export const JSONObjectScalar = builder.scalarType('JSONObject', {
   serialize: (value) => value,
   parseValue: (value) => {
     if (!isPlainObject(value)) throw new GraphQLError('JSONObject must be a JSON object.');
-    return value;
+    // Parsed from JSON (variables) or a GraphQL literal: every value in it is a JSON value.
+    return value as JsonObject;
   },
   parseLiteral: (ast, variables) => {
     if (ast.kind !== Kind.OBJECT) throw new GraphQLError('JSONObject must be a JSON object.');
-    return valueFromASTUntyped(ast, variables) as Record<string, unknown>;
+    return valueFromASTUntyped(ast, variables) as JsonObject;
   },
 });

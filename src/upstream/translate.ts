@@ -11,7 +11,7 @@ import type {
   ChatCompletionToolChoiceOption,
 } from 'openai/resources/chat/completions';
 
-import type { ChatCompletionInputShape, ChatMessageInputShape } from '../schema/chat-input.js';
+import type { ChatMessage, ChatRequest } from '../chat/types.js';
 
 type Nullable<T> = T | null | undefined;
 
@@ -24,7 +24,7 @@ function lower<T extends string>(value: Nullable<string>): T | undefined {
   return value === null || value === undefined ? undefined : (value.toLowerCase() as T);
 }
 
-export function translateMessage(message: ChatMessageInputShape): ChatCompletionMessageParam {
+export function translateMessage(message: ChatMessage): ChatCompletionMessageParam {
   if (message.system) {
     const out: ChatCompletionMessageParam = { role: 'system', content: message.system.content };
     put(out, 'name', message.system.name);
@@ -51,7 +51,7 @@ export function translateMessage(message: ChatMessageInputShape): ChatCompletion
     put(out, 'name', name);
     if (toolCalls) {
       out.tool_calls = toolCalls.map((call) => ({
-        id: String(call.id),
+        id: call.id,
         type: 'function',
         function: { name: call.function.name, arguments: call.function.arguments },
       }));
@@ -59,14 +59,14 @@ export function translateMessage(message: ChatMessageInputShape): ChatCompletion
     return out;
   }
   if (message.tool) {
-    return { role: 'tool', tool_call_id: String(message.tool.toolCallId), content: message.tool.content };
+    return { role: 'tool', tool_call_id: message.tool.toolCallId, content: message.tool.content };
   }
   // graphql-js enforces @oneOf before execution; this guards direct callers.
   throw new TypeError('A chat message must set exactly one role.');
 }
 
 function translateContentPart(
-  part: NonNullable<NonNullable<ChatMessageInputShape['user']>['parts']>[number],
+  part: NonNullable<NonNullable<ChatMessage['user']>['parts']>[number],
 ): ChatCompletionContentPart {
   if (part.imageUrl) {
     const image: { url: string; detail?: 'auto' | 'low' | 'high' } = { url: part.imageUrl.url };
@@ -76,12 +76,12 @@ function translateContentPart(
   return { type: 'text', text: part.text ?? '' };
 }
 
-function translateToolChoice(choice: NonNullable<ChatCompletionInputShape['toolChoice']>): ChatCompletionToolChoiceOption {
+function translateToolChoice(choice: NonNullable<ChatRequest['toolChoice']>): ChatCompletionToolChoiceOption {
   if (choice.function) return { type: 'function', function: { name: choice.function } };
   return lower<'auto' | 'none' | 'required'>(choice.mode) ?? 'auto';
 }
 
-function translateTool(tool: NonNullable<ChatCompletionInputShape['tools']>[number]): ChatCompletionFunctionTool {
+function translateTool(tool: NonNullable<ChatRequest['tools']>[number]): ChatCompletionFunctionTool {
   const definition: ChatCompletionFunctionTool['function'] = { name: tool.function.name };
   put(definition, 'description', tool.function.description);
   put(definition, 'parameters', tool.function.parameters);
@@ -90,7 +90,7 @@ function translateTool(tool: NonNullable<ChatCompletionInputShape['tools']>[numb
 }
 
 function translateResponseFormat(
-  format: NonNullable<ChatCompletionInputShape['responseFormat']>,
+  format: NonNullable<ChatRequest['responseFormat']>,
 ): ChatCompletionCreateParamsBase['response_format'] {
   switch (format.type) {
     case 'TEXT':
@@ -110,7 +110,7 @@ function translateResponseFormat(
 export type UpstreamChatRequest = ChatCompletionCreateParamsBase;
 
 /** The upstream request for `input`; `stream` adds `stream_options.include_usage`. */
-export function translateChatInput(input: ChatCompletionInputShape, stream: boolean): UpstreamChatRequest {
+export function translateChatInput(input: ChatRequest, stream: boolean): UpstreamChatRequest {
   const body: UpstreamChatRequest = {
     model: input.model,
     messages: input.messages.map(translateMessage),

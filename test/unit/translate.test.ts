@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 
-import type { ChatCompletionInputShape } from '../../src/schema/chat-input.js';
+import type { ChatRequest } from '../../src/chat/types.js';
 import { translateChatInput, translateMessage } from '../../src/upstream/translate.js';
 
 const hello = [{ user: { content: 'Hello' } }];
 
-function input(extra: Partial<ChatCompletionInputShape> = {}): ChatCompletionInputShape {
+function input(extra: Partial<ChatRequest> = {}): ChatRequest {
   return { model: 'gpt-4o-mini', messages: hello, ...extra };
 }
 

@@ -2,14 +2,14 @@ import { describe, expect, it } from 'vitest';
 
 import { MAX_JSON_DEPTH, validateChatInput } from '../../src/chat/validate.js';
 import { ErrorSource, InvalidRequestError } from '../../src/errors.js';
-import type { ChatCompletionInputShape } from '../../src/schema/chat-input.js';
+import type { ChatRequest, JsonObject, JsonValue } from '../../src/chat/types.js';
 
-function input(extra: Partial<ChatCompletionInputShape> = {}): ChatCompletionInputShape {
+function input(extra: Partial<ChatRequest> = {}): ChatRequest {
   return { model: 'gpt-4o-mini', messages: [{ user: { content: 'Hello' } }], ...extra };
 }
 
 /** The problem `validateChatInput` finds, asserted to be a service-side InvalidRequestError. */
-function problem(value: ChatCompletionInputShape): InvalidRequestError {
+function problem(value: ChatRequest): InvalidRequestError {
   const result = validateChatInput(value);
   expect(result).toBeInstanceOf(InvalidRequestError);
   expect(result!.source).toBe(ErrorSource.SERVICE);
@@ -74,13 +74,13 @@ describe('validateChatInput', () => {
   });
 
   describe('JSONObject inputs nest at most MAX_JSON_DEPTH (64) levels', () => {
-    const nested = (depth: number): Record<string, unknown> => {
-      let value: Record<string, unknown> = {};
+    const nested = (depth: number): JsonObject => {
+      let value: JsonObject = {};
       for (let i = 1; i < depth; i++) value = { properties: value };
       return value;
     };
-    const arrays = (depth: number): Record<string, unknown> => {
-      let value: unknown = [];
+    const arrays = (depth: number): JsonObject => {
+      let value: JsonValue = [];
       for (let i = 2; i < depth; i++) value = [value];
       return { list: value };
     };
@@ -106,7 +106,7 @@ describe('validateChatInput', () => {
     });
 
     it('refuses 20,000 levels without overflowing the stack', () => {
-      let parameters: Record<string, unknown> = {};
+      let parameters: JsonObject = {};
       for (let i = 0; i < 20_000; i++) parameters = { a: parameters };
       expect(problem(input({ tools: [{ function: { name: 'f', parameters } }] })).code).toBe('too_deep');
     });

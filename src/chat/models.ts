@@ -5,13 +5,13 @@
  */
 import { createHash } from 'node:crypto';
 
-import type OpenAI from 'openai';
-
 import { AuthenticationError, type DomainError, ErrorSource, InvalidRequestError, UpstreamUnavailableError } from '../errors.js';
 import { redactingAlso } from '../redact.js';
-import { CallAborted, type CallContext, callWithRetry } from './call.js';
-import type { RejectedKeys } from './rejected-keys.js';
-import type { WireModel } from './wire.js';
+import { listModels } from '../upstream/api.js';
+import { CallAborted, type CallContext, callWithRetry } from '../upstream/call.js';
+import type { RejectedKeys } from '../upstream/rejected-keys.js';
+import type { UpstreamTarget } from '../upstream/targets.js';
+import type { WireModel } from '../upstream/wire.js';
 
 export interface UpstreamHealth {
   /** Whether the last `GET /models` succeeded; null until the first call has finished. */
@@ -22,7 +22,8 @@ export interface UpstreamHealth {
 }
 
 export interface ModelsServiceDeps extends CallContext {
-  client: OpenAI;
+  /** The primary: the models query stays on it, so that /readyz reports what the upstream itself says. */
+  target: UpstreamTarget;
   cacheMs: number;
   /** AUTH_MODE=forward: keys the upstream refused lately, refused here without a call. */
   rejectedKeys?: RejectedKeys;
@@ -99,10 +100,8 @@ export class ModelsService {
     const signal = this.stopping.signal;
     // An upstream may quote a client's key in its refusal: redact it too.
     const context = apiKey === null ? this.deps : { ...this.deps, redact: redactingAlso(this.deps.redact, apiKey) };
-    const options = apiKey === null ? { signal } : { signal, headers: { authorization: `Bearer ${apiKey}` } };
     try {
-      const page = await callWithRetry(context, 'models', signal, () => this.deps.client.models.list(options));
-      return (page.data as unknown as WireModel[]).filter((model) => typeof model?.id === 'string');
+      return await callWithRetry(context, 'models', signal, () => listModels(this.deps.target, signal, apiKey));
     } catch (error) {
       throw this.mapFailure(error);
     }
