@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { readSecurityConfig, type SecurityConfig } from './auth/config.js';
 import { defaultAllowedHosts, type HostPolicy, listensOnAllInterfaces, parseAllowedHosts } from './http/hosts.js';
 import { parseOriginPatterns } from './http/origins.js';
-import { loadPersistedDocuments, type PersistedDocuments } from './http/persisted.js';
+import { loadPersistedDocuments, type PersistedDocuments } from './plugins/persisted.js';
 import { parseUpstreamFallbacks, type UpstreamFallback } from './upstream/fallbacks.js';
 
 export interface UpstreamConfig {

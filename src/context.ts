@@ -12,7 +12,7 @@ export interface Context {
   logger: Logger;
   /**
    * Aborted when the client leaves this operation: the HTTP/SSE request closing, or, over
-   * graphql-ws, the client's `complete` or the socket closing (see `src/http/websocket.ts`).
+   * graphql-ws, the client's `complete` or the socket closing (see `src/http/ws/aborts.ts`).
    */
   signal: AbortSignal;
   /**

@@ -1,7 +1,7 @@
 /**
  * The failures ChatQL reports as data: one class per member of the contract's error unions.
  *
- * These are plain domain errors: no GraphQL and no SDK imports. `src/upstream/map-error.ts` turns
+ * These are plain domain errors: no GraphQL and no SDK imports. `src/upstream/classify.ts` turns
  * the SDK's errors into them; the service's own checks throw them directly; `src/schema/errors.ts`
  * exposes each as a GraphQL object type implementing the `Error` interface.
  * Every message is safe to show to an end user: callers redact before constructing.

@@ -1,4 +1,9 @@
 /**
+ * HTTP request policy before and after parsing: the body limit, and cross-site request forgery.
+ *
+ * The body limit: a POST body is refused before it is read, 413 when its Content-Length is over
+ * MAX_BODY_BYTES, 411 when it has none.
+ *
  * Cross-site request forgery: a browser sends some requests cross-site without a CORS preflight (a
  * GET, or a POST with a "simple" content type), so CORS alone does not stop them from starting
  * work. A request is judged untrusted when its `Origin` is present and not allowed (same allowlist
@@ -9,6 +14,8 @@
  * origins are unaffected. WebSocket upgrades are checked against the same allowlist in
  * `websocket.ts`.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
 import { GraphQLError, Kind, type DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 
@@ -63,4 +70,28 @@ export function useCsrfProtection(origins: OriginPolicy): Plugin {
       };
     },
   };
+}
+
+function refuse(res: ServerResponse, status: number, message: string): false {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+  res.end(JSON.stringify({ errors: [{ message }] }));
+  return false;
+}
+
+/**
+ * Checks a POST before its body is read: refuses (and answers) a request that a browser could
+ * send cross-site without a preflight, and a body over `maxBytes` (413) or without a
+ * Content-Length (411: a chunked body could only be counted while being parsed). Node's HTTP
+ * parser holds a request to its declared length, so the check is exact; the connection is closed
+ * after the answer, so the unread body is never parsed. Returns whether the request may go on.
+ */
+export function admitPostBody(req: IncomingMessage, res: ServerResponse, origins: OriginPolicy, maxBytes: number): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (isUntrustedRequest(req.headers.origin, typeof site === 'string' ? site : undefined, req.headers.host, origins) && isSimpleContentType(req.headers['content-type'])) {
+    return refuse(res, 403, CSRF_MESSAGE);
+  }
+  const declared = req.headers['content-length'];
+  if (declared === undefined) return refuse(res, 411, `A Content-Length header is required; bodies may be up to ${maxBytes} bytes.`);
+  if (Number(declared) > maxBytes) return refuse(res, 413, `The request body is ${declared} bytes; the limit is ${maxBytes} bytes (MAX_BODY_BYTES).`);
+  return true;
 }

@@ -149,7 +149,7 @@ function logprobList(steps: readonly Step[], kind: 'content' | 'refusal'): Token
   return steps.flatMap((step) => (step.kind === kind && step.logprob ? [step.logprob] : []));
 }
 
-/** The non-streaming `chat.completion` body (wire-examples §1). */
+/** The non-streaming `chat.completion` body (OpenAI's shape). */
 export function renderCompletion(plan: CompletionPlan, finishReason: FinishReason | null = plan.finishReason): object {
   const { steps, mode } = plan;
   const reasoning = joined(steps, 'reasoning');
@@ -193,7 +193,7 @@ export interface StreamEvent {
   readonly data: object;
 }
 
-/** The `chat.completion.chunk` events of a stream, without `[DONE]` (wire-examples §2, §3, §5). */
+/** The `chat.completion.chunk` events of a stream, without `[DONE]` (OpenAI's shape: content, tool-call and refusal deltas). */
 export function renderChunks(plan: CompletionPlan, includeUsage: boolean): StreamEvent[] {
   const envelope = {
     id: plan.id,

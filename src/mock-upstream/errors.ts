@@ -1,5 +1,5 @@
 /**
- * Error bodies the mock sends, in OpenAI's envelope (wire-examples §7). Messages
+ * Error bodies the mock sends, in OpenAI's envelope. Messages
  * copy OpenAI's wording where it is known, so that clients are tested against
  * text they will meet in production.
  */
@@ -36,7 +36,7 @@ export function invalidRequest(message: string, param: string | null, code: stri
   return { status: 400, body: errorEnvelope(message, 'invalid_request_error', param, code) };
 }
 
-/** OpenAI's answer for an unknown model (wire-examples §7, 404). */
+/** OpenAI's answer for an unknown model (404). */
 export function modelNotFound(model: string): MockHttpError {
   return {
     status: 404,

@@ -216,7 +216,7 @@ export function argumentFragments(tool: ChatTool): string[] {
 }
 
 // ---------------------------------------------------------------------------
-// Logprobs (wire-examples §4)
+// Logprobs
 
 export interface TopLogprob {
   token: string;

@@ -73,7 +73,7 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): {
     // answer (a stream may last minutes), and not running while the body is paused by backpressure
     // (a slow client is not an upstream stall). When it fires, undici destroys the socket (so the
     // upstream sees its request closed) and the body fails with a BodyTimeoutError, which
-    // map-error.ts turns into an UpstreamTimeoutError.
+    // classify.ts turns into an UpstreamTimeoutError.
     bodyTimeout: options.idleTimeoutMs ?? 0,
     // The SDK bounds the wait for headers itself (UPSTREAM_TIMEOUT_MS) through the signal.
     headersTimeout: 0,

@@ -1,7 +1,7 @@
 /**
  * What OpenAI-compatible upstreams send, typed loosely on purpose: the SDK's types describe
  * OpenAI's own API, while LiteLLM, vLLM and Ollama omit keys, send nulls, or add their own fields
- * (`reasoning_content`, `reasoning`, `object: "error"`). See ../shared/upstream/wire-examples.md.
+ * (`reasoning_content`, `reasoning`, `object: "error"`).
  * GraphQL resolvers read these shapes directly, so no chunk is copied on its way to the client.
  */
 

@@ -17,7 +17,7 @@ export const browserMissing: string | null = existsSync(CHROMIUM_PATH)
   ? null
   : `${CHROMIUM_PATH} is missing: install Debian's chromium (apt-get install -y chromium) to run the browser tests`;
 
-/** The flags that work for Debian's Chromium in a container (see ../shared/STACK.md). */
+/** The flags that work for Debian's Chromium in a container. */
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',

@@ -4,7 +4,7 @@ import { ChunkAccumulator } from '../../src/chat/accumulate.js';
 import type { WireChunk } from '../../src/upstream/wire.js';
 
 /**
- * Parses an SSE body as recorded in ../../../shared/upstream/wire-examples.md: every `data:` line
+ * Parses an SSE body as recorded from real upstreams: every `data:` line
  * (with or without the space) except `[DONE]`; `{…}` in a line is replaced by `envelope`.
  */
 function sse(body: string, envelope = ''): WireChunk[] {
@@ -30,7 +30,7 @@ function complete(chunks: WireChunk[]) {
   return result.completion;
 }
 
-// §2: plain content stream with include_usage (openai-python recording e2aad469…).
+// A plain content stream with include_usage (openai-python recording e2aad469…).
 const CONTENT_ENVELOPE =
   '"id":"chatcmpl-ABfw031mOJeYCSHe4yI2ZjOA6kMJL","object":"chat.completion.chunk","created":1727346168,"model":"gpt-4o-2024-08-06","system_fingerprint":"fp_5050236cbd"';
 const CONTENT_STREAM = `
@@ -51,7 +51,7 @@ data: {…,"choices":[],"usage":{"prompt_tokens":14,"completion_tokens":30,"tota
 data: [DONE]
 `;
 
-// §3: two parallel tool calls (openai-python recording f82268f2…), the elided fragments filled in.
+// Two parallel tool calls (openai-python recording f82268f2…), the elided fragments filled in.
 const TOOL_ENVELOPE =
   '"id":"chatcmpl-ABfwAwrNePHUgBBezonVC6MX3zd63","object":"chat.completion.chunk","created":1727346178,"model":"gpt-4o-2024-08-06","system_fingerprint":"fp_5050236cbd"';
 const TOOL_STREAM = String.raw`
@@ -81,7 +81,7 @@ const STOCK_CALL = {
 };
 
 describe('ChunkAccumulator: content', () => {
-  it('adds up the plain content stream of §2: text, finish reason, usage, envelope', () => {
+  it('adds up the plain content stream: text, finish reason, usage, envelope', () => {
     const completion = complete(sse(CONTENT_STREAM, CONTENT_ENVELOPE));
     expect(completion.id).toBe('chatcmpl-ABfw031mOJeYCSHe4yI2ZjOA6kMJL');
     expect(completion.model).toBe('gpt-4o-2024-08-06');
@@ -152,7 +152,7 @@ describe('ChunkAccumulator: content', () => {
 });
 
 describe('ChunkAccumulator: tool calls', () => {
-  it('assembles the two parallel tool calls of §3', () => {
+  it('assembles the two parallel tool calls', () => {
     const completion = complete(sse(TOOL_STREAM, TOOL_ENVELOPE));
     const choice = completion.choices[0]!;
     expect(choice.finish_reason).toBe('tool_calls');
@@ -219,7 +219,7 @@ describe('ChunkAccumulator: tool calls', () => {
 });
 
 describe('ChunkAccumulator: logprobs, refusal, reasoning', () => {
-  it('joins the per-chunk logprobs of §4 in order', () => {
+  it('joins the per-chunk logprobs in order', () => {
     const chunks = sse(
       `data: {…,"choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":{"content":[],"refusal":null},"finish_reason":null}]}
        data: {…,"choices":[{"index":0,"delta":{"content":"city"},"logprobs":{"content":[{"token":"city","logprob":-1.7432603e-6,"bytes":[99,105,116,121],"top_logprobs":[]}],"refusal":null},"finish_reason":null}]}
@@ -245,7 +245,7 @@ describe('ChunkAccumulator: logprobs, refusal, reasoning', () => {
     ]);
   });
 
-  it('concatenates the refusal of §5 while content stays null', () => {
+  it('concatenates the refusal while content stays null', () => {
     const chunks = sse(
       `data: {…,"choices":[{"index":0,"delta":{"role":"assistant","content":null,"refusal":""},"logprobs":{"content":null,"refusal":[]},"finish_reason":null}]}
        data: {…,"choices":[{"index":0,"delta":{"refusal":"I'm"},"logprobs":{"content":null,"refusal":[{"token":"I'm","logprob":-0.0052259327,"bytes":[73,39,109],"top_logprobs":[]}]},"finish_reason":null}]}
@@ -260,7 +260,7 @@ describe('ChunkAccumulator: logprobs, refusal, reasoning', () => {
     expect(choice.finish_reason).toBe('stop');
   });
 
-  it('concatenates LiteLLM/DeepSeek reasoning_content apart from content (§6)', () => {
+  it('concatenates LiteLLM/DeepSeek reasoning_content apart from content', () => {
     const chunks = sse(
       `data:{"model":"deepseek-r1","id":"chatcmpl-75945b6f-a28b-939e-a650-63762ab131f5","choices":[{"index":0,"delta":{"reasoning_content":"Thinking","role":"assistant"}}],"created":1740552606,"object":"chat.completion.chunk"}
        data:{"model":"deepseek-r1","id":"chatcmpl-75945b6f-a28b-939e-a650-63762ab131f5","choices":[{"index":0,"delta":{"reasoning_content":" Process","role":"assistant"}}],"created":1740552606,"object":"chat.completion.chunk"}
@@ -276,7 +276,7 @@ describe('ChunkAccumulator: logprobs, refusal, reasoning', () => {
     expect(completion.choices[0]!.message?.content).toBe('Hello!');
   });
 
-  it('concatenates vLLM/Ollama `reasoning` deltas as the reasoning (§6)', () => {
+  it('concatenates vLLM/Ollama `reasoning` deltas as the reasoning', () => {
     const chunks = sse(
       `data: {…,"choices":[{"index":0,"delta":{"role":"assistant","reasoning":"Let me"},"finish_reason":null}]}
        data: {…,"choices":[{"index":0,"delta":{"reasoning":" think."},"finish_reason":null}]}
@@ -291,7 +291,7 @@ describe('ChunkAccumulator: logprobs, refusal, reasoning', () => {
 });
 
 describe('ChunkAccumulator: odd chunks', () => {
-  it("ignores Azure's content-filter chunk with empty id/model, created 0 and no delta (§8)", () => {
+  it("ignores Azure's content-filter chunk with empty id/model, created 0 and no delta", () => {
     const chunks = [
       ...sse(CONTENT_STREAM, CONTENT_ENVELOPE).slice(0, -1),
       JSON.parse('{"id":"","object":"","created":0,"model":"","choices":[{"index":0,"finish_reason":null,"content_filter_results":{}}]}') as WireChunk,
@@ -344,7 +344,7 @@ describe('ChunkAccumulator: unfinished streams', () => {
     expect(accumulate(sse(TOOL_STREAM, TOOL_ENVELOPE).slice(0, 4))).toStrictEqual({ ok: false, reason: 'no-finish-reason' });
   });
 
-  it('reports no-finish-reason for a stream that never sends finish_reason (§6 DeepSeek provider)', () => {
+  it('reports no-finish-reason for a stream that never sends finish_reason (DeepSeek provider)', () => {
     const chunks = sse(
       `data:{"model":"deepseek-r1","id":"chatcmpl-75945b6f","choices":[{"index":0,"delta":{"reasoning_content":"Hello","role":"assistant"}}],"created":1740552606,"object":"chat.completion.chunk"}
        data:{"model":"deepseek-r1","id":"chatcmpl-75945b6f","choices":[{"index":0,"delta":{"content":"Hi","role":"assistant"}}],"created":1740552606,"object":"chat.completion.chunk"}`,

@@ -46,7 +46,7 @@ function map(error: unknown): ChatQLError {
   return mapped;
 }
 
-// §7 error bodies.
+// Error bodies as OpenAI sends them.
 const CONTEXT_LENGTH = {
   error: {
     message:

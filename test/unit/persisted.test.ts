@@ -12,7 +12,7 @@ import { GraphQLError } from 'graphql';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../src/config.js';
-import { loadPersistedDocuments, PersistedDocuments, requestedDocumentId, resolveOperation } from '../../src/http/persisted.js';
+import { loadPersistedDocuments, PersistedDocuments, requestedDocumentId, resolveOperation } from '../../src/plugins/persisted.js';
 
 const CODEGEN_MANIFEST = 'test/gql/persisted-documents.json';
 const dir = mkdtempSync(join(tmpdir(), 'chatql-persisted-'));

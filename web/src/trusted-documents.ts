@@ -16,7 +16,7 @@ import type { Client as WsClient } from 'graphql-ws';
 /** What urql's subscriptionExchange subscribes with: next, error and complete callbacks. */
 type Sink = Parameters<ReturnType<SubscriptionForwarder>['subscribe']>[0];
 
-/** The error code of a service without trusted documents for a request by id alone (src/http/persisted.ts). */
+/** The error code of a service without trusted documents for a request by id alone (src/plugins/persisted.ts). */
 const NOT_SUPPORTED = 'PERSISTED_QUERY_NOT_SUPPORTED';
 
 /** The id codegen embedded in a generated document, or null (a document it did not generate). */
