@@ -3,8 +3,14 @@ import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
 
 /**
- * `*.test.ts`: in-process tests of pure logic. `*.e2e.ts`: real servers on port 0 (the mock
- * upstream, the service) driven by real clients (the openai SDK, graphql-ws, SSE over fetch).
+ * Three projects, run in this order (`sequence.groupOrder`), never side by side:
+ * - `unit`: `test/unit/*.test.ts`, pure logic in process, files in parallel (`npm run test:unit`);
+ * - `e2e`: `test/e2e/*.e2e.ts`, real servers on port 0 (the mock upstream, the service, Redis)
+ *   driven by real clients (the openai SDK, graphql-ws, SSE over fetch), one file at a time:
+ *   timing bounds (an abort within 100 ms) are checked with margins, and parallel files on a
+ *   2-core machine would only add noise;
+ * - `browser`: `test/browser/*.e2e.ts`, the chat page and GraphiQL in headless Chromium, after the
+ *   page is built (`test/browser/build-page.ts`, which rebuilds it only when its sources changed).
  */
 export default defineConfig({
   resolve: {
@@ -14,13 +20,31 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: createRequire(import.meta.url).resolve('graphql') }],
   },
   test: {
-    include: ['test/**/*.test.ts', 'test/**/*.e2e.ts'],
-    // Builds the chat page for the browser tests when dist/web is missing or older than web/.
-    globalSetup: ['test/browser/build-page.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
-    // Timing bounds (abort within 100 ms) are checked with margins; parallel files on a 2-core
-    // machine would only add noise.
-    fileParallelism: false,
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], sequence: { groupOrder: 0 } } },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.e2e.ts'],
+          // The chat page's static files are served in a few e2e tests too.
+          globalSetup: ['test/browser/build-page.ts'],
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.e2e.ts'],
+          globalSetup: ['test/browser/build-page.ts'],
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
+        },
+      },
+    ],
   },
 });

@@ -54,7 +54,7 @@ export function prepareChildren(): void {
 }
 
 /** The compiled service (`npm run build`), as children import it. */
-export const DIST_URL = pathToFileURL(join(ROOT, 'dist') + '/').href;
+export const DIST_URL = pathToFileURL(`${join(ROOT, 'dist')}/`).href;
 
 let taskset: boolean | undefined;
 
@@ -154,7 +154,10 @@ export async function startChild<Ready>(options: ChildOptions): Promise<Child<Re
   });
 
   const ready = await new Promise<Ready>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${options.name} did not start within ${options.readyTimeoutMs ?? 30_000} ms`)), options.readyTimeoutMs ?? 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`${options.name} did not start within ${options.readyTimeoutMs ?? 30_000} ms`)),
+      options.readyTimeoutMs ?? 30_000,
+    );
     child.on('message', (message: Reply) => {
       if (message.type === 'ready') {
         clearTimeout(timer);

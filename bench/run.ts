@@ -32,7 +32,10 @@ const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const RESULTS = join(ROOT, 'bench', 'results');
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
-const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',');
+const only = process.argv
+  .find((arg) => arg.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
 const profileDir = args.has('--cpu-prof') ? mkdtempSync(join(tmpdir(), 'chatql-bench-profile-')) : null;
 /** The whole run's budget: the issue allows 2 minutes for --quick and 15 for the full run. */
 const BUDGET_MS = quick ? 110_000 : 14 * 60_000;
@@ -53,7 +56,13 @@ const SHAPES = {
 };
 const MOCKS: MockSpec[] = [
   { name: 'burst', firstTokenDelayMs: 0, wordDelayMs: 0, bench: SHAPES.burst, record: false },
-  { name: 'paced', firstTokenDelayMs: SHAPES.paced.firstTokenDelayMs, wordDelayMs: SHAPES.paced.wordDelayMs, bench: SHAPES.paced, record: false },
+  {
+    name: 'paced',
+    firstTokenDelayMs: SHAPES.paced.firstTokenDelayMs,
+    wordDelayMs: SHAPES.paced.wordDelayMs,
+    bench: SHAPES.paced,
+    record: false,
+  },
   { name: 'capacity', firstTokenDelayMs: 1000, wordDelayMs: 1000, bench: SHAPES.capacity, record: false },
   // The next chunk comes 300 ms after the first: a service that only notices a drop then is caught.
   { name: 'cancel', firstTokenDelayMs: 20, wordDelayMs: 300, bench: SHAPES.cancel, record: true },
@@ -62,7 +71,11 @@ const MOCKS: MockSpec[] = [
 type PhaseName = 'mutation' | 'streaming' | 'capacity' | 'cancellation';
 const PHASES: Array<{ name: PhaseName; budgetMs: number; run: (ctx: PhaseContext) => Promise<unknown> }> = [
   { name: 'mutation', budgetMs: quick ? 60_000 : 240_000, run: (ctx) => mutationPhase(ctx) },
-  { name: 'streaming', budgetMs: quick ? 45_000 : 180_000, run: (ctx) => streamingPhase(ctx, { paced: SHAPES.paced, burst: SHAPES.burst }) },
+  {
+    name: 'streaming',
+    budgetMs: quick ? 45_000 : 180_000,
+    run: (ctx) => streamingPhase(ctx, { paced: SHAPES.paced, burst: SHAPES.burst }),
+  },
   {
     name: 'capacity',
     budgetMs: quick ? 75_000 : 480_000,
@@ -74,7 +87,11 @@ const PHASES: Array<{ name: PhaseName; budgetMs: number; run: (ctx: PhaseContext
         sdkStreams: 1000,
       }),
   },
-  { name: 'cancellation', budgetMs: quick ? 30_000 : 90_000, run: (ctx) => cancellationPhase(ctx, quick ? { ws: 200, sse: 50 } : { ws: 1000, sse: 200 }) },
+  {
+    name: 'cancellation',
+    budgetMs: quick ? 30_000 : 90_000,
+    run: (ctx) => cancellationPhase(ctx, quick ? { ws: 200, sse: 50 } : { ws: 1000, sse: 200 }),
+  },
 ];
 
 function git(...gitArgs: string[]): string {
@@ -153,12 +170,22 @@ async function runPhase(
     const timeout = error instanceof PhaseTimeout;
     const message = error instanceof Error ? error.message : String(error);
     outcome = { status: timeout ? 'timeout' : 'failed', durationMs: Math.round(performance.now() - started), error: message };
-    figures.push({ phase: phase.name, label: `${phase.name} phase`, unit: '', failed: timeout ? 'TIMEOUT' : 'FAILED', pass: null, note: message.slice(0, 160) });
+    figures.push({
+      phase: phase.name,
+      label: `${phase.name} phase`,
+      unit: '',
+      failed: timeout ? 'TIMEOUT' : 'FAILED',
+      pass: null,
+      note: message.slice(0, 160),
+    });
     say(`${phase.name}: ${outcome.status}: ${message}`);
   } finally {
     clearTimeout(timer);
   }
-  for (const cleanup of cleanups.reverse()) await Promise.resolve().then(cleanup).catch(() => undefined);
+  for (const cleanup of cleanups.reverse())
+    await Promise.resolve()
+      .then(cleanup)
+      .catch(() => undefined);
   await Promise.all(services.map((service) => service.stop(5000)));
   const lines = services.reduce((sum, service) => sum + service.logLines(), 0);
   say(`${phase.name}: done in ${Math.round(outcome.durationMs / 1000)} s`);
@@ -173,7 +200,9 @@ async function main(): Promise<void> {
     cpu: cpus()[0]?.model.trim() ?? 'unknown',
     cores: availableParallelism(),
     node: process.version,
-    pinning: canPin() ? 'pinned with taskset: service on CPU 1; upstream and load clients on CPU 0' : 'NOT pinned (taskset unavailable or a single CPU): figures are noisier',
+    pinning: canPin()
+      ? 'pinned with taskset: service on CPU 1; upstream and load clients on CPU 0'
+      : 'NOT pinned (taskset unavailable or a single CPU): figures are noisier',
     commit: git('rev-parse', '--short', 'HEAD') || 'unknown',
     srcDirty: git('status', '--porcelain', '--', 'src') !== '',
   };
@@ -182,7 +211,12 @@ async function main(): Promise<void> {
   else prepareChildren();
   pinSelf(0);
 
-  const upstream = await startChild<UpstreamReady>({ name: 'upstream', script: 'upstream-child.ts', args: [JSON.stringify(MOCKS)], cpu: 0 });
+  const upstream = await startChild<UpstreamReady>({
+    name: 'upstream',
+    script: 'upstream-child.ts',
+    args: [JSON.stringify(MOCKS)],
+    cpu: 0,
+  });
   const figures: Figure[] = [];
   const phases: Results['phases'] = {};
   for (const phase of PHASES) {
@@ -198,7 +232,10 @@ async function main(): Promise<void> {
     figures,
     phases,
     config: { args: process.argv.slice(2), mocks: MOCKS, shapes: SHAPES },
-    upstream: upstreamStats && { cpuSeconds: (upstreamStats.cpu.user + upstreamStats.cpu.system) / 1e6, peakRssMB: Math.round(upstreamStats.peakRss / 1048576) },
+    upstream: upstreamStats && {
+      cpuSeconds: (upstreamStats.cpu.user + upstreamStats.cpu.system) / 1e6,
+      peakRssMB: Math.round(upstreamStats.peakRss / 1048576),
+    },
   };
   console.log(`\n${table(results)}\n`);
   for (const path of writeResults(RESULTS, results, only !== undefined)) say(`wrote ${path.replace(`${ROOT}/`, '')}`);

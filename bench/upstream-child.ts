@@ -42,7 +42,9 @@ const absolute = (at: number) => performance.timeOrigin + at;
 
 async function main(): Promise<void> {
   // The compiled mock, from the same `npm run build` as the service.
-  const { startMockUpstream } = (await import(new URL('mock-upstream/server.js', process.env.CHATQL_DIST ?? '').href)) as typeof import('../src/mock-upstream/server.js');
+  const { startMockUpstream } = (await import(
+    new URL('mock-upstream/server.js', process.env.CHATQL_DIST ?? '').href
+  )) as typeof import('../src/mock-upstream/server.js');
   const specs = JSON.parse(process.argv[2] ?? '[]') as MockSpec[];
   const mocks = new Map<string, MockUpstream>();
   for (const spec of specs) {
@@ -82,8 +84,8 @@ async function main(): Promise<void> {
     reset: (payload) => mockNamed(payload).reset(),
     openRequests: (payload) => mockNamed(payload).openRequests(),
     records: (payload): UpstreamRecord[] =>
-      mockNamed(payload).requests
-        .filter((record) => record.path === '/v1/chat/completions')
+      mockNamed(payload)
+        .requests.filter((record) => record.path === '/v1/chat/completions')
         .map((record) => {
           const messages = (record.body as { messages?: Array<{ content?: unknown }> } | undefined)?.messages;
           const content = messages?.at(-1)?.content;

@@ -32,7 +32,7 @@ import { closeTargets, createUpstreamTargets, describeTargets } from './upstream
 
 export interface App {
   /** Starts listening; resolves with the address. Port 0 picks a free port. */
-  start(): Promise<{ url: string; port: number; /** Where /metrics is served when METRICS_PORT is set. */ metricsUrl?: string }>;
+  start(): Promise<{ url: string; port: number /** Where /metrics is served when METRICS_PORT is set. */; metricsUrl?: string }>;
   /**
    * Graceful shutdown: readiness turns 503, new operations are refused with a retryable error,
    * running ones get `graceMs` to finish, then the rest are stopped with a retryable error and
@@ -76,17 +76,28 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
     operations: () => operations.size,
     streams: () => operations.countOf('subscription'),
     webSockets: () => websocket.connections,
-    upstreamBreakers: () => targets.flatMap(({ name, health }) => (health ? [{ upstream: name, state: BREAKER_STATE_VALUE[health.breaker.state] }] : [])),
+    upstreamBreakers: () =>
+      targets.flatMap(({ name, health }) => (health ? [{ upstream: name, state: BREAKER_STATE_VALUE[health.breaker.state] }] : [])),
     modelBreakers: () =>
       targets.flatMap(({ name, health }) =>
-        (health?.modelStates() ?? []).map(({ model, state }) => ({ upstream: name, model: modelLabel(model), state: BREAKER_STATE_VALUE[state] })),
+        (health?.modelStates() ?? []).map(({ model, state }) => ({
+          upstream: name,
+          model: modelLabel(model),
+          state: BREAKER_STATE_VALUE[state],
+        })),
       ),
   });
   // The primary, then each fallback: one client and its circuit breakers each.
   const targets = createUpstreamTargets(config.upstream, logger, {
     onBreakerOpen: (upstream, model) => metrics.breakerOpened.inc({ upstream, model: model === null ? '' : modelLabel(model) }),
   });
-  const callContext = { retry: { maxRetries: config.upstream.maxRetries }, redact, logger, metrics, tracer: options.tracer ?? noopTracer() };
+  const callContext = {
+    retry: { maxRetries: config.upstream.maxRetries },
+    redact,
+    logger,
+    metrics,
+    tracer: options.tracer ?? noopTracer(),
+  };
   const redis = security.redisUrl ? connectRedis(security.redisUrl, logger, redact) : null;
   const gate = new LimitsGate({
     redis: redis?.client ?? null,
@@ -180,7 +191,10 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
         const closed = websocket.refreshPrincipals((principal) => authenticator.refresh(principal));
         logger.info({ clients: result.clients, closedConnections: closed }, 'CLIENT_KEYS_FILE reloaded');
       } else {
-        logger.error({ problems: result.problems }, 'CLIENT_KEYS_FILE not reloaded: the file has problems; the keys read before stay in use');
+        logger.error(
+          { problems: result.problems },
+          'CLIENT_KEYS_FILE not reloaded: the file has problems; the keys read before stay in use',
+        );
       }
       return result;
     },

@@ -116,7 +116,7 @@ const envSchema = z.object({
   OPENAI_BASE_URL: z
     .string()
     .optional()
-    .refine((raw) => raw === undefined || /^https?:\/\/[^\s/]+/i.test(raw) && URL.canParse(raw), {
+    .refine((raw) => raw === undefined || (/^https?:\/\/[^\s/]+/i.test(raw) && URL.canParse(raw)), {
       message: 'OPENAI_BASE_URL must be an http(s) URL such as http://localhost:4000/v1',
     }),
   OPENAI_API_KEY: z.string().optional(),
@@ -157,9 +157,7 @@ const envSchema = z.object({
       for (const problem of parsed.problems) ctx.addIssue({ code: 'custom', message: `CORS_ORIGINS: ${problem}` });
       return parsed.patterns;
     }),
-  GRAPHQL_INTROSPECTION: z
-    .enum(['true', 'false'], { message: 'GRAPHQL_INTROSPECTION must be true or false' })
-    .optional(),
+  GRAPHQL_INTROSPECTION: z.enum(['true', 'false'], { message: 'GRAPHQL_INTROSPECTION must be true or false' }).optional(),
   GRAPHQL_BATCH_LIMIT: integer('GRAPHQL_BATCH_LIMIT', 0, 100, 0),
   WS_CONNECTION_INIT_TIMEOUT_MS: integer('WS_CONNECTION_INIT_TIMEOUT_MS', 1, 600_000, 3_000),
   WS_MAX_SUBSCRIPTIONS: integer('WS_MAX_SUBSCRIPTIONS', 1, 100_000, 100),
@@ -199,9 +197,11 @@ const envSchema = z.object({
   OTEL_BSP_SCHEDULE_DELAY: z.string().optional(),
   LOG_FORMAT: z.enum(['json', 'pretty'], { message: 'LOG_FORMAT must be json or pretty' }).default('json'),
   LOG_CONTENT: z.enum(['true', 'false'], { message: 'LOG_CONTENT must be true or false' }).default('false'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
-    message: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
-  }).default('info'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      message: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
 });
 
 /**
@@ -214,9 +214,7 @@ export type ConfigResult = { ok: true; config: Config } | { ok: false; problems:
 
 /** Reads the configuration; empty variables count as unset. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
-  const present = Object.fromEntries(
-    Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''),
-  );
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''));
   const parsed = envSchema.safeParse(present);
   const problems = parsed.success ? [] : parsed.error.issues.map((issue) => issue.message);
   const production = present.NODE_ENV === 'production';
@@ -228,9 +226,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
     );
   }
   // Read here rather than in the schema: a fallback equal to OPENAI_BASE_URL is refused.
-  const fallbacks = present.UPSTREAM_FALLBACKS === undefined
-    ? { fallbacks: [], problems: [] }
-    : parseUpstreamFallbacks(present.UPSTREAM_FALLBACKS, present.OPENAI_BASE_URL);
+  const fallbacks =
+    present.UPSTREAM_FALLBACKS === undefined
+      ? { fallbacks: [], problems: [] }
+      : parseUpstreamFallbacks(present.UPSTREAM_FALLBACKS, present.OPENAI_BASE_URL);
   problems.push(...fallbacks.problems);
   const host = present.HOST ?? '127.0.0.1';
   if (production && present.ALLOWED_HOSTS === undefined && listensOnAllInterfaces(host)) {

@@ -107,10 +107,7 @@ export const ERROR_CLASSES = [
 
 /** The answer every operation gets while the service drains for shutdown. */
 export function shuttingDownError(): UpstreamUnavailableError {
-  return new UpstreamUnavailableError(
-    'The service is shutting down; retry the request.',
-    ErrorSource.SERVICE,
-  );
+  return new UpstreamUnavailableError('The service is shutting down; retry the request.', ErrorSource.SERVICE);
 }
 
 /** Any of the concrete failures above. */

@@ -10,7 +10,9 @@ export type { Logger };
  * not for log shippers.
  */
 export function createLogger(level: string, destination?: pino.DestinationStream, options: { pretty?: boolean } = {}): Logger {
-  const target = destination ?? (options.pretty ? PinoPretty({ colorize: process.stdout.isTTY, sync: true, ignore: 'pid,hostname,service' }) : undefined);
+  const target =
+    destination ??
+    (options.pretty ? PinoPretty({ colorize: process.stdout.isTTY, sync: true, ignore: 'pid,hostname,service' }) : undefined);
   return pino(
     {
       level,

@@ -38,9 +38,7 @@ export function createRedactor(secrets: ReadonlyArray<string | undefined>): Reda
     let result = text;
     for (const literal of literals) result = result.split(literal).join('[redacted]');
     for (const shape of KEY_SHAPES) {
-      result = result.replace(shape, (match, bearer?: string) =>
-        typeof bearer === 'string' ? `${bearer}[redacted]` : '[redacted]',
-      );
+      result = result.replace(shape, (_match, bearer?: string) => (typeof bearer === 'string' ? `${bearer}[redacted]` : '[redacted]'));
     }
     for (const address of PRIVATE_ADDRESSES) result = result.replace(address, '[private address]');
     return result;

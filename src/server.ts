@@ -63,7 +63,9 @@ async function main(): Promise<void> {
     void app
       .stop()
       .then(() => closeMock?.())
-      .then(() => tracing?.shutdown().catch((error: unknown) => logger.warn({ error: String(error) }, 'the last spans could not be exported')))
+      .then(() =>
+        tracing?.shutdown().catch((error: unknown) => logger.warn({ error: String(error) }, 'the last spans could not be exported')),
+      )
       .then(() => {
         logger.info('stopped');
         process.exit(0);

@@ -22,6 +22,8 @@ export function logStartupWarnings(config: Config, targets: readonly UpstreamTar
     logger.info('/metrics is not served: with NODE_ENV=production set METRICS_PORT to serve it on a listener of its own');
   }
   if (auth.mode === 'none' && config.upstream.apiKey !== undefined && !config.upstream.embeddedMock) {
-    logger.warn('AUTH_MODE=none: anyone who can reach this service spends the upstream key; set AUTH_MODE to api-key, jwt or forward before exposing it');
+    logger.warn(
+      'AUTH_MODE=none: anyone who can reach this service spends the upstream key; set AUTH_MODE to api-key, jwt or forward before exposing it',
+    );
   }
 }

@@ -116,7 +116,7 @@ interface Chart {
   lines?: Array<{ value: number; label: string }>;
 }
 
-const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const escapeHtml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 function niceMax(value: number): number {
   if (!(value > 0)) return 1;
@@ -140,13 +140,13 @@ function barChart(chart: Chart, x: number, y: number, width: number, height: num
   const all = [...chart.series.flatMap((series) => series.values), ...(chart.lines ?? []).map((line) => line.value)];
   const max = niceMax(Math.max(0, ...all.filter((value): value is number => value !== null && Number.isFinite(value))));
   const scale = (value: number) => top + plotHeight - (value / max) * plotHeight;
-  const out: string[] = [`<text x="${x}" y="${y + 16}" class="title">${escape(chart.title)}</text>`];
+  const out: string[] = [`<text x="${x}" y="${y + 16}" class="title">${escapeHtml(chart.title)}</text>`];
   for (let i = 0; i <= 4; i++) {
     const value = (max / 4) * i;
     out.push(`<line x1="${left}" x2="${left + plotWidth}" y1="${scale(value)}" y2="${scale(value)}" class="grid"/>`);
     out.push(`<text x="${left - 6}" y="${scale(value) + 4}" class="axis" text-anchor="end">${short(value)}</text>`);
   }
-  out.push(`<text x="${left - 6}" y="${top - 12}" class="axis" text-anchor="end">${escape(chart.unit)}</text>`);
+  out.push(`<text x="${left - 6}" y="${top - 12}" class="axis" text-anchor="end">${escapeHtml(chart.unit)}</text>`);
   const groupWidth = plotWidth / Math.max(1, chart.groups.length);
   const barWidth = Math.min(40, (groupWidth * 0.8) / Math.max(1, chart.series.length));
   chart.groups.forEach((group, g) => {
@@ -155,21 +155,27 @@ function barChart(chart: Chart, x: number, y: number, width: number, height: num
       const value = series.values[g];
       if (value === null || value === undefined || !Number.isFinite(value)) return;
       const bx = start + s * barWidth;
-      out.push(`<rect x="${bx.toFixed(1)}" y="${scale(value).toFixed(1)}" width="${(barWidth - 2).toFixed(1)}" height="${(top + plotHeight - scale(value)).toFixed(1)}" fill="${series.color}"/>`);
-      out.push(`<text x="${(bx + barWidth / 2 - 1).toFixed(1)}" y="${(scale(value) - 3).toFixed(1)}" class="value" text-anchor="middle">${short(value)}</text>`);
+      out.push(
+        `<rect x="${bx.toFixed(1)}" y="${scale(value).toFixed(1)}" width="${(barWidth - 2).toFixed(1)}" height="${(top + plotHeight - scale(value)).toFixed(1)}" fill="${series.color}"/>`,
+      );
+      out.push(
+        `<text x="${(bx + barWidth / 2 - 1).toFixed(1)}" y="${(scale(value) - 3).toFixed(1)}" class="value" text-anchor="middle">${short(value)}</text>`,
+      );
     });
-    out.push(`<text x="${(left + g * groupWidth + groupWidth / 2).toFixed(1)}" y="${top + plotHeight + 16}" class="axis" text-anchor="middle">${escape(group)}</text>`);
+    out.push(
+      `<text x="${(left + g * groupWidth + groupWidth / 2).toFixed(1)}" y="${top + plotHeight + 16}" class="axis" text-anchor="middle">${escapeHtml(group)}</text>`,
+    );
   });
   // Reference lines may lie close together: their labels go right, left, right...
   (chart.lines ?? []).forEach((line, i) => {
     out.push(`<line x1="${left}" x2="${left + plotWidth}" y1="${scale(line.value)}" y2="${scale(line.value)}" class="ref"/>`);
     const [lx, anchor] = i % 2 === 0 ? [left + plotWidth - 4, 'end'] : [left + 4, 'start'];
-    out.push(`<text x="${lx}" y="${scale(line.value) - 4}" class="axis" text-anchor="${anchor}">${escape(line.label)}</text>`);
+    out.push(`<text x="${lx}" y="${scale(line.value) - 4}" class="axis" text-anchor="${anchor}">${escapeHtml(line.label)}</text>`);
   });
   chart.series.forEach((series, s) => {
     const lx = left + s * 150;
     out.push(`<rect x="${lx}" y="${top + plotHeight + 26}" width="10" height="10" fill="${series.color}"/>`);
-    out.push(`<text x="${lx + 14}" y="${top + plotHeight + 35}" class="axis">${escape(series.name)}</text>`);
+    out.push(`<text x="${lx + 14}" y="${top + plotHeight + 35}" class="axis">${escapeHtml(series.name)}</text>`);
   });
   return out.join('\n');
 }
@@ -180,7 +186,10 @@ const COLORS = { bare: '#9e9e9e', direct: '#4e79a7', chatql: '#f28e2b', sse: '#5
 function charts(results: Results): Chart[] {
   const out: Chart[] = [];
   const mutation = results.phases.mutation?.result as
-    | { latency: Record<'bare' | 'direct' | 'chatql', { p50: number; p99: number }>; closedLoop: Array<{ concurrency: number; rate: { direct: number; chatql: number } }> }
+    | {
+        latency: Record<'bare' | 'direct' | 'chatql', { p50: number; p99: number }>;
+        closedLoop: Array<{ concurrency: number; rate: { direct: number; chatql: number } }>;
+      }
     | undefined;
   if (mutation) {
     const { bare, direct, chatql } = mutation.latency;
@@ -205,7 +214,12 @@ function charts(results: Results): Chart[] {
     });
   }
   const streaming = results.phases.streaming?.result as
-    | { paced: { ttft: Record<'direct' | 'ws' | 'sse', { p50: number }>; gaps: Record<'direct' | 'ws' | 'sse', { p50: number; p99: number }> } }
+    | {
+        paced: {
+          ttft: Record<'direct' | 'ws' | 'sse', { p50: number }>;
+          gaps: Record<'direct' | 'ws' | 'sse', { p50: number; p99: number }>;
+        };
+      }
     | undefined;
   if (streaming) {
     const { ttft, gaps } = streaming.paced;
@@ -228,7 +242,9 @@ function charts(results: Results): Chart[] {
       title: 'Resident memory per live stream, by step',
       unit: 'KB',
       groups: capacity.steps.map((step) => `${step.streams.toLocaleString('en')}${step.cycle && step.cycle > 1 ? ` (${step.cycle})` : ''}`),
-      series: [{ name: 'ChatQL service (peak − warm) / streams', color: COLORS.chatql, values: capacity.steps.map((step) => step.rssPerStreamKB) }],
+      series: [
+        { name: 'ChatQL service (peak − warm) / streams', color: COLORS.chatql, values: capacity.steps.map((step) => step.rssPerStreamKB) },
+      ],
       lines: [
         { value: 100, label: 'target 100 KB' },
         { value: capacity.sdkShare.rssPerStreamKB, label: `openai SDK stream alone ${capacity.sdkShare.rssPerStreamKB.toFixed(1)} KB` },
@@ -247,8 +263,8 @@ export function svg(results: Results): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${total}" viewBox="0 0 ${width} ${total}" font-family="system-ui, sans-serif">
 <style>.title{font-size:15px;font-weight:600}.axis{font-size:11px;fill:#444}.value{font-size:10px;fill:#222}.grid{stroke:#e5e5e5}.ref{stroke:#c00;stroke-dasharray:4 3}</style>
 <rect width="100%" height="100%" fill="#fff"/>
-<text x="20" y="24" font-size="17" font-weight="700">ChatQL benchmark (${escape(results.meta.mode)}), ${escape(results.meta.startedAt)}</text>
-<text x="20" y="42" class="axis">${escape(`${results.meta.cpu} × ${results.meta.cores} cores · Node ${results.meta.node} · ${results.meta.pinning}`)}</text>
+<text x="20" y="24" font-size="17" font-weight="700">ChatQL benchmark (${escapeHtml(results.meta.mode)}), ${escapeHtml(results.meta.startedAt)}</text>
+<text x="20" y="42" class="axis">${escapeHtml(`${results.meta.cpu} × ${results.meta.cores} cores · Node ${results.meta.node} · ${results.meta.pinning}`)}</text>
 ${body}
 </svg>
 `;

@@ -35,7 +35,9 @@ export async function cancellationPhase(ctx: PhaseContext, counts: { ws: number;
   const service = await ctx.startService('cancel');
   const clients = await Promise.all(range(10).map(() => openWsClient(service.wsUrl)));
   ctx.defer(() => Promise.all(clients.map((client) => client.dispose())));
-  ctx.progress(`${counts.ws} streams over graphql-ws, then ${counts.sse} over SSE, started ${START_PER_SECOND} a second, each dropped after its first content chunk: about ${Math.round((counts.ws + counts.sse) / START_PER_SECOND + 2)} s`);
+  ctx.progress(
+    `${counts.ws} streams over graphql-ws, then ${counts.sse} over SSE, started ${START_PER_SECOND} a second, each dropped after its first content chunk: about ${Math.round((counts.ws + counts.sse) / START_PER_SECOND + 2)} s`,
+  );
 
   const transports = {
     ws: (i: number, prompt: string, record: StreamRecord, onFirst: () => void) =>
@@ -95,7 +97,17 @@ export async function cancellationPhase(ctx: PhaseContext, counts: { ws: number;
       pass: inTime === dropped.size && dropped.size > 0 && problems.length === 0,
       note: `${inTime}/${dropped.size}; p50 ${summary.p50.toFixed(1)}, p99 ${summary.p99.toFixed(1)}, max ${summary.max.toFixed(1)} ms${notClosed ? `; ${notClosed} never closed` : ''}${problems.length ? `; ${problems.length} streams failed: ${problems[0]}` : ''}`,
     });
-    results[transport] = { streams: counts[transport], startPerSecond: START_PER_SECOND, dropped: dropped.size, withinShare: round(share, 4), notClosed, failed: problems.length, firstProblems: problems.slice(0, 3), delayMs: rounded(summary, 2), clock: { offsetMs: round(clock.offsetMs, 3), roundTripMs: round(clock.roundTripMs, 3) } };
+    results[transport] = {
+      streams: counts[transport],
+      startPerSecond: START_PER_SECOND,
+      dropped: dropped.size,
+      withinShare: round(share, 4),
+      notClosed,
+      failed: problems.length,
+      firstProblems: problems.slice(0, 3),
+      delayMs: rounded(summary, 2),
+      clock: { offsetMs: round(clock.offsetMs, 3), roundTripMs: round(clock.roundTripMs, 3) },
+    };
   }
   await service.child.stop();
   return results;

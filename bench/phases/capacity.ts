@@ -45,7 +45,14 @@ export async function capacityPhase(ctx: PhaseContext, plan: CapacityPlan) {
 
   // The openai SDK's own share, measured alone in a small process of its own.
   ctx.progress(`the openai SDK's own memory per stream: ${plan.sdkStreams} open SDK streams in a separate process`);
-  const sdkChild = await startChild<SdkShare>({ name: 'sdk-share', script: 'sdk-child.ts', args: [mockUrl, String(plan.sdkStreams)], cpu: 1, nodeArgs: ['--expose-gc'], readyTimeoutMs: 60_000 });
+  const sdkChild = await startChild<SdkShare>({
+    name: 'sdk-share',
+    script: 'sdk-child.ts',
+    args: [mockUrl, String(plan.sdkStreams)],
+    cpu: 1,
+    nodeArgs: ['--expose-gc'],
+    readyTimeoutMs: 60_000,
+  });
   const sdkShare = sdkChild.ready;
   await sdkChild.stop(2000);
 
@@ -66,7 +73,9 @@ export async function capacityPhase(ctx: PhaseContext, plan: CapacityPlan) {
 
   const runs = [...plan.steps, ...range(plan.cycles - 1).map(() => plan.steps.at(-1) ?? 0)];
   const stepSeconds = (n: number) => n / RAMP_PER_SECOND + (streamMs + SETTLE_MS + 2000) / 1000;
-  ctx.progress(`steps ${runs.map((n) => n.toLocaleString('en')).join(' → ')} streams (${PER_CONNECTION} per graphql-ws connection, opened ${RAMP_PER_SECOND} a second), each ${plan.shape.chunkCount} chunks a second apart: about ${Math.round(runs.reduce((sum, n) => sum + stepSeconds(n), 0))} s`);
+  ctx.progress(
+    `steps ${runs.map((n) => n.toLocaleString('en')).join(' → ')} streams (${PER_CONNECTION} per graphql-ws connection, opened ${RAMP_PER_SECOND} a second), each ${plan.shape.chunkCount} chunks a second apart: about ${Math.round(runs.reduce((sum, n) => sum + stepSeconds(n), 0))} s`,
+  );
   const steps: Record<string, unknown>[] = [];
   for (const [index, streams] of runs.entries()) {
     const cycle = index - plan.steps.length + 2; // 1.. for runs of the top step
@@ -103,7 +112,9 @@ export async function capacityPhase(ctx: PhaseContext, plan: CapacityPlan) {
           records.push(record);
           open += 1;
           peakLive = Math.max(peakLive, open);
-          done.push(wsStream(clients[opened % connections] as Client, `capacity ${index} ${opened}`, record).done.then(() => void (open -= 1)));
+          done.push(
+            wsStream(clients[opened % connections] as Client, `capacity ${index} ${opened}`, record).done.then(() => void (open -= 1)),
+          );
         }
         await sleep(20, signal);
       }
@@ -166,7 +177,9 @@ export async function capacityPhase(ctx: PhaseContext, plan: CapacityPlan) {
         cpuMicrosPerChunk: hold.chunks ? round((hold.cpuSeconds * 1e6) / hold.chunks, 1) : null,
       },
     });
-    ctx.progress(`  ${streams.toLocaleString('en')} streams${cycle >= 1 ? ` (cycle ${cycle})` : ''}: ${problems.length} errors, ${stalls} stalls, loop delay p99 ${during.eventLoop.p99.toFixed(1)} ms, ${(perStream / 1024).toFixed(1)} KB/stream, after ${(recovered * 100).toFixed(1)} % vs warm`);
+    ctx.progress(
+      `  ${streams.toLocaleString('en')} streams${cycle >= 1 ? ` (cycle ${cycle})` : ''}: ${problems.length} errors, ${stalls} stalls, loop delay p99 ${during.eventLoop.p99.toFixed(1)} ms, ${(perStream / 1024).toFixed(1)} KB/stream, after ${(recovered * 100).toFixed(1)} % vs warm`,
+    );
   }
   await service.child.stop();
   return figures(ctx, warm, steps, sdkShare, plan);
@@ -179,21 +192,60 @@ function figures(ctx: PhaseContext, warm: ProcessStats, steps: Record<string, un
   const errors = worst('errors');
   const stalls = worst('stalls');
   const sdkKB = sdkShare.rssPerStream / 1024;
-  ctx.figure({ label: `Capacity ${top.toLocaleString('en')} live streams: errors / stalls`, unit: '', chatql: `${errors} / ${stalls}`, target: '0 / 0', pass: errors === 0 && stalls === 0, note: `worst of ${topRuns.length} cycles` });
+  ctx.figure({
+    label: `Capacity ${top.toLocaleString('en')} live streams: errors / stalls`,
+    unit: '',
+    chatql: `${errors} / ${stalls}`,
+    target: '0 / 0',
+    pass: errors === 0 && stalls === 0,
+    note: `worst of ${topRuns.length} cycles`,
+  });
   const perStream = worst('rssPerStreamKB');
   const heap = worst('liveHeapPerStreamKB');
-  ctx.figure({ label: `Capacity: RSS per stream at ${top.toLocaleString('en')}`, unit: 'KB', chatql: perStream, target: '≤ 100 KB', pass: perStream <= 100, note: `openai SDK streams alone: ${sdkKB.toFixed(1)} KB (${((sdkKB / perStream) * 100).toFixed(0)} %); live V8 heap a stream: ${heap.toFixed(1)} KB (SDK alone ${(sdkShare.heapPerStream / 1024).toFixed(1)} KB)` });
-  ctx.figure({ label: `Capacity: event-loop delay p99 at ${top.toLocaleString('en')}`, unit: 'ms', chatql: worst('eventLoopP99Ms'), pass: null });
+  ctx.figure({
+    label: `Capacity: RSS per stream at ${top.toLocaleString('en')}`,
+    unit: 'KB',
+    chatql: perStream,
+    target: '≤ 100 KB',
+    pass: perStream <= 100,
+    note: `openai SDK streams alone: ${sdkKB.toFixed(1)} KB (${((sdkKB / perStream) * 100).toFixed(0)} %); live V8 heap a stream: ${heap.toFixed(1)} KB (SDK alone ${(sdkShare.heapPerStream / 1024).toFixed(1)} KB)`,
+  });
+  ctx.figure({
+    label: `Capacity: event-loop delay p99 at ${top.toLocaleString('en')}`,
+    unit: 'ms',
+    chatql: worst('eventLoopP99Ms'),
+    pass: null,
+  });
   for (const step of steps) {
     if (step.streams === top) continue;
-    ctx.figure({ label: `Capacity ${(step.streams as number).toLocaleString('en')}: errors / stalls, KB/stream`, unit: '', chatql: `${step.errors} / ${step.stalls}, ${step.rssPerStreamKB} KB`, pass: null, note: `loop delay p99 ${step.eventLoopP99Ms} ms` });
+    ctx.figure({
+      label: `Capacity ${(step.streams as number).toLocaleString('en')}: errors / stalls, KB/stream`,
+      unit: '',
+      chatql: `${step.errors} / ${step.stalls}, ${step.rssPerStreamKB} KB`,
+      pass: null,
+      note: `loop delay p99 ${step.eventLoopP99Ms} ms`,
+    });
   }
   for (const step of topRuns) {
     const growth = step.afterVsWarm as number;
-    ctx.figure({ label: `Capacity: RSS after cycle ${step.cycle} vs warm`, unit: '%', chatql: growth * 100, target: '≤ 5 %', pass: growth <= 0.05, note: `${step.afterRssMB} MB after vs ${round(warm.memory.rss / MB, 1)} MB warm (peak ${step.peakRssMB} MB); heap ${step.afterHeapUsedMB} vs ${round(warm.memory.heapUsed / MB, 1)} MB` });
+    ctx.figure({
+      label: `Capacity: RSS after cycle ${step.cycle} vs warm`,
+      unit: '%',
+      chatql: growth * 100,
+      target: '≤ 5 %',
+      pass: growth <= 0.05,
+      note: `${step.afterRssMB} MB after vs ${round(warm.memory.rss / MB, 1)} MB warm (peak ${step.peakRssMB} MB); heap ${step.afterHeapUsedMB} vs ${round(warm.memory.heapUsed / MB, 1)} MB`,
+    });
   }
   return {
-    plan: { ...plan, rampPerSecond: RAMP_PER_SECOND, perConnection: PER_CONNECTION, stallMs: STALL_MS, settleMs: SETTLE_MS, graceMs: GRACE_MS },
+    plan: {
+      ...plan,
+      rampPerSecond: RAMP_PER_SECOND,
+      perConnection: PER_CONNECTION,
+      stallMs: STALL_MS,
+      settleMs: SETTLE_MS,
+      graceMs: GRACE_MS,
+    },
     sdkShare: { ...sdkShare, rssPerStreamKB: round(sdkKB, 2) },
     warm: {
       rssMB: round(warm.memory.rss / MB, 1),

@@ -148,15 +148,45 @@ export async function mutationPhase(ctx: PhaseContext) {
   const addedP99 = latency.chatql.p99 - latency.direct.p99;
   // Per trial, a p99 is the 2nd-largest of 200 samples: noisy alone, but their median shrugs off a burst of host noise.
   const addedP99PerTrial = median(trialP99.chatql.map((value, i) => value - (trialP99.direct[i] ?? Number.NaN)));
-  ctx.figure({ label: 'Mutation latency p50, c=1', unit: 'ms', direct: latency.direct.p50, chatql: latency.chatql.p50, delta: addedP50, deltaKind: 'diff', bare: latency.bare.p50, pass: null, note: 'added: median of per-trial differences' });
-  ctx.figure({ label: "ChatQL's own cost p50 (added − bare)", unit: 'ms', chatql: ownCost, bare: latency.bare.p50, target: '≤ 0.5 ms', pass: ownCost <= 0.5 });
-  ctx.figure({ label: 'Mutation latency p99, c=1', unit: 'ms', direct: latency.direct.p99, chatql: latency.chatql.p99, delta: addedP99, deltaKind: 'diff', bare: latency.bare.p99, target: '≤ 4 ms added', pass: addedP99 <= 4, note: `median of per-trial p99 differences: ${addedP99PerTrial >= 0 ? '+' : ''}${addedP99PerTrial.toFixed(3)} ms` });
+  ctx.figure({
+    label: 'Mutation latency p50, c=1',
+    unit: 'ms',
+    direct: latency.direct.p50,
+    chatql: latency.chatql.p50,
+    delta: addedP50,
+    deltaKind: 'diff',
+    bare: latency.bare.p50,
+    pass: null,
+    note: 'added: median of per-trial differences',
+  });
+  ctx.figure({
+    label: "ChatQL's own cost p50 (added − bare)",
+    unit: 'ms',
+    chatql: ownCost,
+    bare: latency.bare.p50,
+    target: '≤ 0.5 ms',
+    pass: ownCost <= 0.5,
+  });
+  ctx.figure({
+    label: 'Mutation latency p99, c=1',
+    unit: 'ms',
+    direct: latency.direct.p99,
+    chatql: latency.chatql.p99,
+    delta: addedP99,
+    deltaKind: 'diff',
+    bare: latency.bare.p99,
+    target: '≤ 4 ms added',
+    pass: addedP99 <= 4,
+    note: `median of per-trial p99 differences: ${addedP99PerTrial >= 0 ? '+' : ''}${addedP99PerTrial.toFixed(3)} ms`,
+  });
 
   // --- Closed loop by concurrency, with the service's CPU time per request.
   const concurrencies = [1, 8, 32, 128];
   const loopTrials = quick ? 2 : 4;
   const loopMs = quick ? 600 : 1500;
-  ctx.progress(`closed loop at concurrency ${concurrencies.join(', ')}: ${loopTrials} × (${loopMs} ms direct, ${loopMs} ms ChatQL) each, about ${Math.round((concurrencies.length * loopTrials * 2 * loopMs) / 1000 + 3)} s`);
+  ctx.progress(
+    `closed loop at concurrency ${concurrencies.join(', ')}: ${loopTrials} × (${loopMs} ms direct, ${loopMs} ms ChatQL) each, about ${Math.round((concurrencies.length * loopTrials * 2 * loopMs) / 1000 + 3)} s`,
+  );
   const closed: Record<string, unknown>[] = [];
   let cpuMicros = 0;
   let cpuRequests = 0;
@@ -192,19 +222,53 @@ export async function mutationPhase(ctx: PhaseContext) {
     const ratio = median(rates.chatql.map((value, i) => value / (rates.direct[i] ?? Number.NaN)));
     const target = concurrency === 32 ? { target: '≥ 30 % of direct', pass: ratio >= 0.3 } : { pass: null };
     const cpuShare = cpuHere / 1000 / chatqlMs;
-    ctx.figure({ label: `Mutation throughput, c=${concurrency}`, unit: 'req/s', direct: rate.direct, chatql: rate.chatql, delta: ratio, deltaKind: 'ratio', ...target, note: `service CPU ${(cpuShare * 100).toFixed(0)} % of its core${errors ? `; ${errors} errors` : ''}` });
-    ctx.figure({ label: `Mutation p99, c=${concurrency} (closed loop)`, unit: 'ms', direct: direct.p99, chatql: chatql.p99, delta: chatql.p99 - direct.p99, deltaKind: 'diff', pass: null });
-    closed.push({ concurrency, rate, ratio: round(ratio), direct: rounded(direct), chatql: rounded(chatql), errors, serviceCpuMsPerRequest: round(cpuHere / 1000 / Math.max(1, pooled.chatql.length), 4), serviceCpuShare: round(cpuHere / 1000 / chatqlMs, 3) });
+    ctx.figure({
+      label: `Mutation throughput, c=${concurrency}`,
+      unit: 'req/s',
+      direct: rate.direct,
+      chatql: rate.chatql,
+      delta: ratio,
+      deltaKind: 'ratio',
+      ...target,
+      note: `service CPU ${(cpuShare * 100).toFixed(0)} % of its core${errors ? `; ${errors} errors` : ''}`,
+    });
+    ctx.figure({
+      label: `Mutation p99, c=${concurrency} (closed loop)`,
+      unit: 'ms',
+      direct: direct.p99,
+      chatql: chatql.p99,
+      delta: chatql.p99 - direct.p99,
+      deltaKind: 'diff',
+      pass: null,
+    });
+    closed.push({
+      concurrency,
+      rate,
+      ratio: round(ratio),
+      direct: rounded(direct),
+      chatql: rounded(chatql),
+      errors,
+      serviceCpuMsPerRequest: round(cpuHere / 1000 / Math.max(1, pooled.chatql.length), 4),
+      serviceCpuShare: round(cpuHere / 1000 / chatqlMs, 3),
+    });
   }
   const cpuMsPerRequest = cpuMicros / 1000 / Math.max(1, cpuRequests);
-  ctx.figure({ label: 'Service CPU per mutation (closed loop)', unit: 'ms', chatql: cpuMsPerRequest, pass: null, note: 'user + system, all concurrencies' });
+  ctx.figure({
+    label: 'Service CPU per mutation (closed loop)',
+    unit: 'ms',
+    chatql: cpuMsPerRequest,
+    pass: null,
+    note: 'user + system, all concurrencies',
+  });
 
   // --- Open loop at a fixed rate both sides can serve (an overloaded side's p99 only says how long the run was).
   const c8 = rateAt[8];
   const rate = Math.round(Math.min(2000, 0.7 * Math.min(c8?.direct ?? 285, c8?.chatql ?? 285)));
   const openTrials = quick ? 1 : 3;
   const openMs = quick ? 1500 : 3000;
-  ctx.progress(`open loop at ${rate} req/s (70 % of the slower side's closed-loop rate at c=8): ${openTrials} × (${openMs} ms direct, ${openMs} ms ChatQL)`);
+  ctx.progress(
+    `open loop at ${rate} req/s (70 % of the slower side's closed-loop rate at c=8): ${openTrials} × (${openMs} ms direct, ${openMs} ms ChatQL)`,
+  );
   const open = { direct: [] as number[], chatql: [] as number[] };
   let openErrors = 0;
   let openDropped = 0;
@@ -219,7 +283,16 @@ export async function mutationPhase(ctx: PhaseContext) {
   }
   const openDirect = summarize(open.direct);
   const openChatql = summarize(open.chatql);
-  ctx.figure({ label: `Mutation p99, open loop ${rate} req/s`, unit: 'ms', direct: openDirect.p99, chatql: openChatql.p99, delta: openChatql.p99 - openDirect.p99, deltaKind: 'diff', pass: null, note: `p50 ${openDirect.p50.toFixed(2)} → ${openChatql.p50.toFixed(2)} ms${openErrors + openDropped ? `; ${openErrors} errors, ${openDropped} dropped` : ''}` });
+  ctx.figure({
+    label: `Mutation p99, open loop ${rate} req/s`,
+    unit: 'ms',
+    direct: openDirect.p99,
+    chatql: openChatql.p99,
+    delta: openChatql.p99 - openDirect.p99,
+    deltaKind: 'diff',
+    pass: null,
+    note: `p50 ${openDirect.p50.toFixed(2)} → ${openChatql.p50.toFixed(2)} ms${openErrors + openDropped ? `; ${openErrors} errors, ${openDropped} dropped` : ''}`,
+  });
 
   await service.child.stop();
   return {
@@ -237,6 +310,14 @@ export async function mutationPhase(ctx: PhaseContext) {
     },
     closedLoop: closed,
     serviceCpuMsPerRequest: round(cpuMsPerRequest, 4),
-    openLoop: { ratePerSecond: rate, trials: openTrials, durationMs: openMs, direct: rounded(openDirect), chatql: rounded(openChatql), errors: openErrors, dropped: openDropped },
+    openLoop: {
+      ratePerSecond: rate,
+      trials: openTrials,
+      durationMs: openMs,
+      direct: rounded(openDirect),
+      chatql: rounded(openChatql),
+      errors: openErrors,
+      dropped: openDropped,
+    },
   };
 }

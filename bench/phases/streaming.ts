@@ -6,7 +6,17 @@
 import type { Client } from 'graphql-ws';
 
 import type { BenchShape } from '../../src/mock-upstream/bench.js';
-import { directStream, newRecord, openWsClient, type Running, sdkClient, sseStream, type StreamRecord, verify, wsStream } from '../lib/clients.js';
+import {
+  directStream,
+  newRecord,
+  openWsClient,
+  type Running,
+  sdkClient,
+  sseStream,
+  type StreamRecord,
+  verify,
+  wsStream,
+} from '../lib/clients.js';
 import { type PhaseContext, range, rotate, throwIfAborted, within } from '../lib/phase.js';
 import { median, round, rounded, summarize } from '../lib/stats.js';
 
@@ -40,7 +50,9 @@ export async function streamingPhase(ctx: PhaseContext, shapes: StreamingShapes)
   const streamMs = shapes.paced.firstTokenDelayMs + shapes.paced.wordDelayMs * (shapes.paced.chunkCount - 1);
   const trials = quick ? 3 : 8;
   const perTrial = quick ? 2 : 4;
-  ctx.progress(`paced streams (first token ${shapes.paced.firstTokenDelayMs} ms, then a chunk every ${shapes.paced.wordDelayMs} ms): ${trials} trials × ${perTrial} streams each of direct, graphql-ws, SSE, one at a time, about ${Math.round((trials * perTrial * 3 * streamMs) / 1000)} s`);
+  ctx.progress(
+    `paced streams (first token ${shapes.paced.firstTokenDelayMs} ms, then a chunk every ${shapes.paced.wordDelayMs} ms): ${trials} trials × ${perTrial} streams each of direct, graphql-ws, SSE, one at a time, about ${Math.round((trials * perTrial * 3 * streamMs) / 1000)} s`,
+  );
   const ttft: Record<Side, number[]> = { direct: [], ws: [], sse: [] };
   const gaps: Record<Side, number[]> = { direct: [], ws: [], sse: [] };
   const trialTtft: Record<Side, number[]> = { direct: [], ws: [], sse: [] };
@@ -78,14 +90,47 @@ export async function streamingPhase(ctx: PhaseContext, shapes: StreamingShapes)
   for (const side of ['ws', 'sse'] as const) {
     const added = addedOf(trialTtft, side);
     const target = side === 'ws' ? { target: '≤ 1.5 ms added', pass: added <= 1.5 } : { pass: null };
-    ctx.figure({ label: `Time to first token p50, ${NAMES[side]}${side === 'ws' ? ' (open connection)' : ''}`, unit: 'ms', direct: ttftSummary.direct.p50, chatql: ttftSummary[side].p50, delta: added, deltaKind: 'diff', ...target });
+    ctx.figure({
+      label: `Time to first token p50, ${NAMES[side]}${side === 'ws' ? ' (open connection)' : ''}`,
+      unit: 'ms',
+      direct: ttftSummary.direct.p50,
+      chatql: ttftSummary[side].p50,
+      delta: added,
+      deltaKind: 'diff',
+      ...target,
+    });
   }
   for (const side of ['ws', 'sse'] as const) {
     const added = addedOf(trialGap, side);
-    ctx.figure({ label: `Gap between chunks p50, ${NAMES[side]}`, unit: 'ms', direct: gapSummary.direct.p50, chatql: gapSummary[side].p50, delta: added, deltaKind: 'diff', target: '≤ 0.2 ms added', pass: added <= 0.2 });
-    ctx.figure({ label: `Gap between chunks p99, ${NAMES[side]}`, unit: 'ms', direct: gapSummary.direct.p99, chatql: gapSummary[side].p99, delta: gapSummary[side].p99 - gapSummary.direct.p99, deltaKind: 'diff', pass: null });
+    ctx.figure({
+      label: `Gap between chunks p50, ${NAMES[side]}`,
+      unit: 'ms',
+      direct: gapSummary.direct.p50,
+      chatql: gapSummary[side].p50,
+      delta: added,
+      deltaKind: 'diff',
+      target: '≤ 0.2 ms added',
+      pass: added <= 0.2,
+    });
+    ctx.figure({
+      label: `Gap between chunks p99, ${NAMES[side]}`,
+      unit: 'ms',
+      direct: gapSummary.direct.p99,
+      chatql: gapSummary[side].p99,
+      delta: gapSummary[side].p99 - gapSummary.direct.p99,
+      deltaKind: 'diff',
+      pass: null,
+    });
   }
-  if (pacedProblems.length) ctx.figure({ label: 'Paced streams intact', unit: '', chatql: `${pacedProblems.length} broken`, target: 'all', pass: false, note: pacedProblems[0] });
+  if (pacedProblems.length)
+    ctx.figure({
+      label: 'Paced streams intact',
+      unit: '',
+      chatql: `${pacedProblems.length} broken`,
+      target: 'all',
+      pass: false,
+      note: pacedProblems[0],
+    });
 
   // --- Burst: chunks per second with 50 concurrent streams.
   const burst = await ctx.startService('burst');
@@ -100,12 +145,17 @@ export async function streamingPhase(ctx: PhaseContext, shapes: StreamingShapes)
     sse: (record, prompt) => sseStream(burst.httpUrl, prompt, record),
   };
   const burstTrials = quick ? 2 : 6;
-  ctx.progress(`burst: ${burstTrials} trials × ${STREAMS} concurrent streams of ${shapes.burst.chunkCount} chunks each of direct, graphql-ws, SSE`);
+  ctx.progress(
+    `burst: ${burstTrials} trials × ${STREAMS} concurrent streams of ${shapes.burst.chunkCount} chunks each of direct, graphql-ws, SSE`,
+  );
   const rates: Record<Side, number[]> = { direct: [], ws: [], sse: [] };
   const broken: Record<Side, string[]> = { direct: [], ws: [], sse: [] };
   let streamsChecked = 0;
   // The service's CPU over each ChatQL round: near 100 % of its core means the service is the limit.
-  const serviceCpu: Record<'ws' | 'sse', { share: number[]; microsPerChunk: number[] }> = { ws: { share: [], microsPerChunk: [] }, sse: { share: [], microsPerChunk: [] } };
+  const serviceCpu: Record<'ws' | 'sse', { share: number[]; microsPerChunk: number[] }> = {
+    ws: { share: [], microsPerChunk: [] },
+    sse: { share: [], microsPerChunk: [] },
+  };
   const round50 = async (side: Side, trial: number) => {
     const records = range(STREAMS).map(() => newRecord());
     const before = side === 'direct' ? null : await burst.child.stats();
@@ -140,10 +190,33 @@ export async function streamingPhase(ctx: PhaseContext, shapes: StreamingShapes)
   for (const side of ['ws', 'sse'] as const) {
     const ratio = median(rates[side].map((value, i) => value / (rates.direct[i] ?? Number.NaN)));
     const cpu = serviceCpu[side];
-    ctx.figure({ label: `Chunks/s, ${STREAMS} burst streams, ${NAMES[side]}`, unit: 'chunks/s', direct: median(rates.direct), chatql: median(rates[side]), delta: ratio, deltaKind: 'ratio', target: '≥ 50 % of direct', pass: ratio >= 0.5, note: `service CPU ${(median(cpu.share) * 100).toFixed(0)} % of its core, ${median(cpu.microsPerChunk).toFixed(0)} µs a chunk` });
+    ctx.figure({
+      label: `Chunks/s, ${STREAMS} burst streams, ${NAMES[side]}`,
+      unit: 'chunks/s',
+      direct: median(rates.direct),
+      chatql: median(rates[side]),
+      delta: ratio,
+      deltaKind: 'ratio',
+      target: '≥ 50 % of direct',
+      pass: ratio >= 0.5,
+      note: `service CPU ${(median(cpu.share) * 100).toFixed(0)} % of its core, ${median(cpu.microsPerChunk).toFixed(0)} µs a chunk`,
+    });
   }
   const brokenCount = SIDES.reduce((sum, side) => sum + broken[side].length, 0);
-  ctx.figure({ label: 'Burst streams intact (order, usage once)', unit: '', chatql: `${streamsChecked - brokenCount}/${streamsChecked}`, target: 'all', pass: brokenCount === 0, ...(brokenCount ? { note: SIDES.map((side) => broken[side][0] ? `${side}: ${broken[side][0]}` : '').filter(Boolean).join('; ') } : {}) });
+  ctx.figure({
+    label: 'Burst streams intact (order, usage once)',
+    unit: '',
+    chatql: `${streamsChecked - brokenCount}/${streamsChecked}`,
+    target: 'all',
+    pass: brokenCount === 0,
+    ...(brokenCount
+      ? {
+          note: SIDES.map((side) => (broken[side][0] ? `${side}: ${broken[side][0]}` : ''))
+            .filter(Boolean)
+            .join('; '),
+        }
+      : {}),
+  });
 
   return {
     paced: {
@@ -160,7 +233,11 @@ export async function streamingPhase(ctx: PhaseContext, shapes: StreamingShapes)
       shape: shapes.burst,
       streams: STREAMS,
       trials: burstTrials,
-      chunksPerSecond: { direct: rates.direct.map((v) => round(v, 0)), ws: rates.ws.map((v) => round(v, 0)), sse: rates.sse.map((v) => round(v, 0)) },
+      chunksPerSecond: {
+        direct: rates.direct.map((v) => round(v, 0)),
+        ws: rates.ws.map((v) => round(v, 0)),
+        sse: rates.sse.map((v) => round(v, 0)),
+      },
       broken: { direct: broken.direct.length, ws: broken.ws.length, sse: broken.sse.length },
       serviceCpu: {
         ws: { share: round(median(serviceCpu.ws.share), 3), microsPerChunk: round(median(serviceCpu.ws.microsPerChunk), 1) },

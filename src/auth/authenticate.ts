@@ -29,14 +29,11 @@ import {
   type Principal,
 } from './principal.js';
 
-export type JwtKeyConfig =
-  | { kind: 'secret'; secret: Uint8Array }
-  | { kind: 'publicKey'; key: KeyObject }
-  | { kind: 'jwks'; url: URL };
+export type JwtKeyConfig = { kind: 'secret'; secret: Uint8Array } | { kind: 'publicKey'; key: KeyObject } | { kind: 'jwks'; url: URL };
 
 export type AuthConfig =
   | { mode: 'none' }
-  | { mode: 'api-key'; clients: ClientKeyEntry[]; /** Re-read by `reload`. */ file: string }
+  | { mode: 'api-key'; clients: ClientKeyEntry[] /** Re-read by `reload`. */; file: string }
   | {
       mode: 'jwt';
       key: JwtKeyConfig;
@@ -176,7 +173,11 @@ export function createAuthenticator(config: AuthConfig, defaults: ClientLimits):
             if (error instanceof joseErrors.JWTExpired) return refuse('The token has expired.');
             if (error instanceof joseErrors.JWTClaimValidationFailed) {
               if (error.claim === 'exp' && error.reason === 'missing') return refuse('The token has no "exp" claim: tokens must expire.');
-              return refuse(error.reason === 'missing' ? `The token has no "${error.claim}" claim.` : `The token's "${error.claim}" claim is not accepted.`);
+              return refuse(
+                error.reason === 'missing'
+                  ? `The token has no "${error.claim}" claim.`
+                  : `The token's "${error.claim}" claim is not accepted.`,
+              );
             }
             return refuse('The token is not valid.');
           }
@@ -186,7 +187,9 @@ export function createAuthenticator(config: AuthConfig, defaults: ClientLimits):
           }
           const claim = payload.chatql === undefined ? undefined : claimSchema.safeParse(payload.chatql);
           if (claim && !claim.success) return refuse('The token\'s "chatql" claim is not valid.');
-          const own = claim?.data ? { ...claim.data.limits, ...(claim.data.models === undefined ? {} : { models: claim.data.models }) } : undefined;
+          const own = claim?.data
+            ? { ...claim.data.limits, ...(claim.data.models === undefined ? {} : { models: claim.data.models }) }
+            : undefined;
           return {
             id: sub,
             limits: mergeLimits(defaults, own),

@@ -27,7 +27,7 @@ const entrySchema = z
       .string()
       .regex(CLIENT_ID_PATTERN, 'must be 1 to 128 letters, digits or . _ @ - (starting with a letter or digit)')
       .refine((id) => id !== ANONYMOUS, `"${ANONYMOUS}" is reserved for AUTH_MODE=none`),
-    keySha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be the 64 hex digits of the key\'s SHA-256 (not the key itself)'),
+    keySha256: z.string().regex(/^[0-9a-fA-F]{64}$/, "must be the 64 hex digits of the key's SHA-256 (not the key itself)"),
     limits: clientLimitsSchema.optional(),
     models: modelListSchema.nullable().optional(),
     /** Free text for the operator; ignored. */
@@ -58,7 +58,8 @@ export function parseClientKeys(text: string, path: string): KeysFileResult {
   const hashes = new Set<string>();
   for (const [index, entry] of parsed.data.clients.entries()) {
     if (ids.has(entry.id)) problems.push(`CLIENT_KEYS_FILE ${path}: clients.${index}.id "${entry.id}" is listed twice`);
-    if (hashes.has(entry.keySha256.toLowerCase())) problems.push(`CLIENT_KEYS_FILE ${path}: clients.${index}.keySha256 is the same as an earlier client's`);
+    if (hashes.has(entry.keySha256.toLowerCase()))
+      problems.push(`CLIENT_KEYS_FILE ${path}: clients.${index}.keySha256 is the same as an earlier client's`);
     ids.add(entry.id);
     hashes.add(entry.keySha256.toLowerCase());
   }
@@ -78,7 +79,10 @@ export function loadClientKeys(path: string): KeysFileResult {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    return { ok: false, problems: [`CLIENT_KEYS_FILE ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`] };
+    return {
+      ok: false,
+      problems: [`CLIENT_KEYS_FILE ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`],
+    };
   }
   return parseClientKeys(text, path);
 }

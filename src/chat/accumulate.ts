@@ -3,12 +3,7 @@
  * reasoning and refusal concatenated, tool-call fragments assembled by index, logprobs joined, the
  * finish reason and the usage chunk kept. Per chunk it only appends; the joins happen once, at the end.
  */
-import type {
-  WireChunk,
-  WireCompletion,
-  WireTokenLogprob,
-  WireToolCall,
-} from '../upstream/wire.js';
+import type { WireChunk, WireCompletion, WireTokenLogprob, WireToolCall } from '../upstream/wire.js';
 
 interface ToolCallState {
   id: string;
@@ -37,9 +32,7 @@ function append(parts: string[] | null, value: string | null | undefined): strin
   return parts;
 }
 
-export type AccumulateResult =
-  | { ok: true; completion: WireCompletion }
-  | { ok: false; reason: 'no-choices' | 'no-finish-reason' };
+export type AccumulateResult = { ok: true; completion: WireCompletion } | { ok: false; reason: 'no-choices' | 'no-finish-reason' };
 
 export class ChunkAccumulator {
   private id = '';

@@ -91,7 +91,10 @@ export class ChatService {
    */
   private unexpected(error: unknown, report: OperationReport): DomainError {
     const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    this.deps.logger.error({ requestId: report.requestId, operation: report.operation, error: this.deps.redact(stack) }, 'operation failed inside the service');
+    this.deps.logger.error(
+      { requestId: report.requestId, operation: report.operation, error: this.deps.redact(stack) },
+      'operation failed inside the service',
+    );
     return serviceFailure().error;
   }
 

@@ -109,10 +109,13 @@ export async function* runStream(run: StreamRun): AsyncGenerator<StreamEvent, vo
     }
     run.noteRefusal(error);
     yield (terminal =
-      error instanceof CallAborted ? new UpstreamUnavailableError(CANCELLED, ErrorSource.SERVICE)
-      : error instanceof ChatQLError ? (error as DomainError)
-      : served === undefined ? run.unexpected(error)
-      : failWithoutRetry(run.context, 'chat.completions.stream', error, served));
+      error instanceof CallAborted
+        ? new UpstreamUnavailableError(CANCELLED, ErrorSource.SERVICE)
+        : error instanceof ChatQLError
+          ? (error as DomainError)
+          : served === undefined
+            ? run.unexpected(error)
+            : failWithoutRetry(run.context, 'chat.completions.stream', error, served));
   } finally {
     operation.end();
     // A stream stopped on our side (the client left, shutdown) says nothing of the upstream's health.

@@ -50,7 +50,11 @@ export function validateChatInput(input: ChatRequest, maxMessages = DEFAULT_MAX_
     return invalid('messages', 'messages must contain at least one message.', 'empty_messages');
   }
   if (input.messages.length > maxMessages) {
-    return invalid('messages', `messages may hold at most ${maxMessages} messages (MAX_MESSAGES); this request has ${input.messages.length}.`, 'too_many_messages');
+    return invalid(
+      'messages',
+      `messages may hold at most ${maxMessages} messages (MAX_MESSAGES); this request has ${input.messages.length}.`,
+      'too_many_messages',
+    );
   }
   for (const [field, min, max] of RANGES) {
     const value = input[field];

@@ -45,9 +45,7 @@ export function isSimpleContentType(contentType: string | null | undefined): boo
 }
 
 function hasSideEffects(document: DocumentNode): boolean {
-  return document.definitions.some(
-    (definition) => definition.kind === Kind.OPERATION_DEFINITION && definition.operation !== 'query',
-  );
+  return document.definitions.some((definition) => definition.kind === Kind.OPERATION_DEFINITION && definition.operation !== 'query');
 }
 
 /**
@@ -87,11 +85,15 @@ function refuse(res: ServerResponse, status: number, message: string): false {
  */
 export function admitPostBody(req: IncomingMessage, res: ServerResponse, origins: OriginPolicy, maxBytes: number): boolean {
   const site = req.headers['sec-fetch-site'];
-  if (isUntrustedRequest(req.headers.origin, typeof site === 'string' ? site : undefined, req.headers.host, origins) && isSimpleContentType(req.headers['content-type'])) {
+  if (
+    isUntrustedRequest(req.headers.origin, typeof site === 'string' ? site : undefined, req.headers.host, origins) &&
+    isSimpleContentType(req.headers['content-type'])
+  ) {
     return refuse(res, 403, CSRF_MESSAGE);
   }
   const declared = req.headers['content-length'];
   if (declared === undefined) return refuse(res, 411, `A Content-Length header is required; bodies may be up to ${maxBytes} bytes.`);
-  if (Number(declared) > maxBytes) return refuse(res, 413, `The request body is ${declared} bytes; the limit is ${maxBytes} bytes (MAX_BODY_BYTES).`);
+  if (Number(declared) > maxBytes)
+    return refuse(res, 413, `The request body is ${declared} bytes; the limit is ${maxBytes} bytes (MAX_BODY_BYTES).`);
   return true;
 }

@@ -39,7 +39,10 @@ export function listensOnAllInterfaces(host: string): boolean {
 const HOST_PATTERN = /^(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(:(\d{1,5}))?$/;
 
 function compile(entry: string): HostPattern | string {
-  const raw = entry.trim().toLowerCase().replace(/\.(?=(:\d+)?$)/, '');
+  const raw = entry
+    .trim()
+    .toLowerCase()
+    .replace(/\.(?=(:\d+)?$)/, '');
   const match = HOST_PATTERN.exec(raw);
   if (!match) return `"${entry}" is not a host name (host[:port], an IPv6 address in brackets, or *.example.com)`;
   const [, wildcard, name, , , , , port] = match;
@@ -49,7 +52,10 @@ function compile(entry: string): HostPattern | string {
 
 /** Parses ALLOWED_HOSTS; every bad entry is a problem of its own. */
 export function parseAllowedHosts(raw: string): { policy: HostPolicy; problems: string[] } {
-  const entries = raw.split(',').map((item) => item.trim()).filter(Boolean);
+  const entries = raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
   const problems: string[] = [];
   if (entries.length === 0) problems.push('ALLOWED_HOSTS must name at least one host (or * to turn the check off)');
   if (entries.includes('*')) {

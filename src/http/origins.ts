@@ -36,7 +36,10 @@ export function compileOriginPattern(pattern: string): RegExp | string {
 export function parseOriginPatterns(list: string): { patterns: RegExp[]; problems: string[] } {
   const patterns: RegExp[] = [];
   const problems: string[] = [];
-  for (const entry of list.split(',').map((item) => item.trim()).filter(Boolean)) {
+  for (const entry of list
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)) {
     const compiled = compileOriginPattern(entry.replace(/\/$/, ''));
     if (typeof compiled === 'string') problems.push(compiled);
     else patterns.push(compiled);

@@ -67,7 +67,9 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
       authMode: authenticator.mode,
       // graphql-ws authenticated its connection at `connection_init`; HTTP and SSE send a header.
       principal:
-        operationPrincipal ?? (req && preAuthenticated.get(req)) ?? (await authenticator.authenticate(request.headers.get('authorization'))),
+        operationPrincipal ??
+        (req && preAuthenticated.get(req)) ??
+        (await authenticator.authenticate(request.headers.get('authorization'))),
       // graphql-ws passes its per-operation signal; over HTTP and SSE the request's own signal
       // fires when the client disconnects.
       signal: operationSignal ?? request.signal,

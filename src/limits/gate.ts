@@ -12,7 +12,14 @@ import type { Redis } from 'ioredis';
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 
 import { ANONYMOUS, isModelAllowed, type Principal } from '../auth/principal.js';
-import { BudgetExceededError, type DomainError, ErrorSource, InvalidRequestError, PermissionDeniedError, RateLimitError } from '../errors.js';
+import {
+  BudgetExceededError,
+  type DomainError,
+  ErrorSource,
+  InvalidRequestError,
+  PermissionDeniedError,
+  RateLimitError,
+} from '../errors.js';
 import type { ChatRequest } from '../chat/types.js';
 import { estimatePromptTokens } from './estimate.js';
 
@@ -158,7 +165,9 @@ export class LimitsGate {
 
   /** What is used of `kind` now: points consumed and ms until the window turns (0: no window yet). */
   private async used(kind: Kind, limit: number, key: string): Promise<{ points: number; msBeforeNext: number }> {
-    const state = await this.limiter(kind, limit).get(key).catch(() => null);
+    const state = await this.limiter(kind, limit)
+      .get(key)
+      .catch(() => null);
     return { points: Math.max(0, state?.consumedPoints ?? 0), msBeforeNext: state?.msBeforeNext ?? 0 };
   }
 
@@ -178,7 +187,8 @@ export class LimitsGate {
     const limits = principal.limits;
     const windows: Array<{ kind: 'daily' | 'tokens'; limit: number; key: string }> = [];
     if (limits.dailyTokens !== null) windows.push({ kind: 'daily', limit: limits.dailyTokens, key: this.key('daily', principal) });
-    if (limits.tokensPerMinute !== null) windows.push({ kind: 'tokens', limit: limits.tokensPerMinute, key: this.key('tokens', principal) });
+    if (limits.tokensPerMinute !== null)
+      windows.push({ kind: 'tokens', limit: limits.tokensPerMinute, key: this.key('tokens', principal) });
     const wanted = asked ?? Math.min(limits.defaultAnswerTokens, limits.maxTokens ?? Number.POSITIVE_INFINITY);
     for (let attempt = 0; ; attempt++) {
       // What each window leaves for the answer once the prompt is in.
@@ -189,7 +199,7 @@ export class LimitsGate {
         }),
       );
       const tightest = rooms.reduce((a, b) => (b.room < a.room ? b : a));
-      if (tightest.room < MIN_ANSWER_TOKENS || attempt === MAX_RESERVE_ATTEMPTS) this.refuseTokens(principal, tightest, prompt);
+      if (tightest.room < MIN_ANSWER_TOKENS || attempt === MAX_RESERVE_ATTEMPTS) this.refuseTokens(tightest, prompt);
       const bound = Math.min(wanted, tightest.room);
       const points = prompt + bound;
       const taken: Array<{ kind: 'daily' | 'tokens'; limit: number; key: string; windowEndsAt: number }> = [];
@@ -209,9 +219,15 @@ export class LimitsGate {
   }
 
   /** The refusal when the tightest token window leaves less than MIN_ANSWER_TOKENS for the answer. */
-  private refuseTokens(principal: Principal, tightest: { kind: 'daily' | 'tokens'; limit: number; msBeforeNext: number }, prompt: number): never {
+  private refuseTokens(tightest: { kind: 'daily' | 'tokens'; limit: number; msBeforeNext: number }, prompt: number): never {
     if (tightest.kind === 'daily') {
-      this.refuse('dailyTokens', new BudgetExceededError(`This client's daily token budget (${tightest.limit}) is spent; it renews at ${nextUtcMidnight().toISOString()}.`, ErrorSource.SERVICE));
+      this.refuse(
+        'dailyTokens',
+        new BudgetExceededError(
+          `This client's daily token budget (${tightest.limit}) is spent; it renews at ${nextUtcMidnight().toISOString()}.`,
+          ErrorSource.SERVICE,
+        ),
+      );
     }
     this.refuse(
       'tokensPerMinute',
@@ -237,7 +253,15 @@ export class LimitsGate {
     const boundField = input.maxCompletionTokens === undefined || input.maxCompletionTokens === null ? 'maxTokens' : 'maxCompletionTokens';
     if (ceiling !== null && asked !== null && asked > ceiling) {
       const param = `input.${boundField}`;
-      this.refuse('maxTokens', new InvalidRequestError(`At most ${ceiling} tokens may be asked for (${param} is ${asked}).`, ErrorSource.SERVICE, param, 'max_tokens_exceeded'));
+      this.refuse(
+        'maxTokens',
+        new InvalidRequestError(
+          `At most ${ceiling} tokens may be asked for (${param} is ${asked}).`,
+          ErrorSource.SERVICE,
+          param,
+          'max_tokens_exceeded',
+        ),
+      );
     }
     const prompt = estimatePromptTokens(input);
     if (limits.tokensPerMinute !== null && prompt + MIN_ANSWER_TOKENS > limits.tokensPerMinute) {
@@ -252,7 +276,13 @@ export class LimitsGate {
       );
     }
     if (limits.dailyTokens === 0) {
-      this.refuse('dailyTokens', new BudgetExceededError(`This client's daily token budget (0) is spent; it renews at ${nextUtcMidnight().toISOString()}.`, ErrorSource.SERVICE));
+      this.refuse(
+        'dailyTokens',
+        new BudgetExceededError(
+          `This client's daily token budget (0) is spent; it renews at ${nextUtcMidnight().toISOString()}.`,
+          ErrorSource.SERVICE,
+        ),
+      );
     }
     // Anonymous callers (AUTH_MODE=none) keep their own `user`; everyone else is named upstream,
     // so that the upstream's per-user budgets cannot be dodged by choosing a `user`.
@@ -266,14 +296,30 @@ export class LimitsGate {
       if (limits.requestsPerMinute !== null) {
         const key = this.key('requests', principal);
         const result = await this.take('requests', limits.requestsPerMinute, key, 1);
-        if ('refusedFor' in result) this.refuse('requestsPerMinute', new RateLimitError(`Too many requests: at most ${limits.requestsPerMinute} per minute for this client.`, ErrorSource.SERVICE, seconds(result.refusedFor)));
+        if ('refusedFor' in result)
+          this.refuse(
+            'requestsPerMinute',
+            new RateLimitError(
+              `Too many requests: at most ${limits.requestsPerMinute} per minute for this client.`,
+              ErrorSource.SERVICE,
+              seconds(result.refusedFor),
+            ),
+          );
         taken.push(['requests', limits.requestsPerMinute, key, 1]);
       }
       if (stream && limits.concurrentStreams !== null) {
         const key = this.key('streams', principal);
         const result = await this.take('streams', limits.concurrentStreams, key, 1);
         // When a stream ends is unknown: no retry-after rather than a made-up one.
-        if ('refusedFor' in result) this.refuse('concurrentStreams', new RateLimitError(`Too many live streams: at most ${limits.concurrentStreams} at once for this client; retry when one has ended.`, ErrorSource.SERVICE, null));
+        if ('refusedFor' in result)
+          this.refuse(
+            'concurrentStreams',
+            new RateLimitError(
+              `Too many live streams: at most ${limits.concurrentStreams} at once for this client; retry when one has ended.`,
+              ErrorSource.SERVICE,
+              null,
+            ),
+          );
         taken.push(['streams', limits.concurrentStreams, key, 1]);
       }
       const tokenLimited = limits.dailyTokens !== null || limits.tokensPerMinute !== null;
@@ -316,7 +362,9 @@ export class LimitsGate {
     const limits = principal.limits;
     const read = async (kind: Kind, limit: number | null): Promise<LimitStatus | null> => {
       if (limit === null) return null;
-      const state = await this.limiter(kind, limit).get(this.key(kind, principal)).catch(() => null);
+      const state = await this.limiter(kind, limit)
+        .get(this.key(kind, principal))
+        .catch(() => null);
       const consumed = Math.max(0, state?.consumedPoints ?? 0);
       const resetsAt =
         kind === 'daily' ? nextUtcMidnight() : state && kind !== 'streams' ? new Date(Date.now() + state.msBeforeNext) : null;

@@ -65,7 +65,8 @@ function planFor(request: ChatRequest, model: MockModel): CompletionPlan {
 }
 
 /** What `fail-malformed` sends in place of a chunk: JSON cut off mid-object, then the blank line that ends the event. */
-const MALFORMED_EVENT = 'data: {"id":"chatcmpl-malformed","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"cut off\n\n';
+const MALFORMED_EVENT =
+  'data: {"id":"chatcmpl-malformed","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"cut off\n\n';
 
 function plannerOptions(model: MockModel): { refuses: boolean; reasons: boolean; long: boolean } {
   return { refuses: model.behaviour === 'refusal', reasons: model.behaviour === 'reasoning', long: model.behaviour === 'long' };

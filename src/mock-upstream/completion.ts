@@ -83,7 +83,23 @@ function answerTokens(request: ChatRequest): string[] {
 /** `chatql-mock-long`'s answer without a bound: this many words, one token each. */
 export const LONG_ANSWER_WORDS = 2000;
 
-const LONG_VOCABULARY = ['This', 'answer', 'goes', 'on', 'for', 'as', 'long', 'as', 'its', 'bound', 'allows,', 'one', 'token', 'a', 'word.'];
+const LONG_VOCABULARY = [
+  'This',
+  'answer',
+  'goes',
+  'on',
+  'for',
+  'as',
+  'long',
+  'as',
+  'its',
+  'bound',
+  'allows,',
+  'one',
+  'token',
+  'a',
+  'word.',
+];
 
 /** `chatql-mock-long`'s words: LONG_ANSWER_WORDS of them, cut short by `max_tokens` like any answer. */
 function longAnswerTokens(): string[] {
@@ -97,14 +113,19 @@ function untruncatedSteps(request: ChatRequest, refuses: boolean, reasons: boole
   if (refuses) return tokenize(REFUSAL_TEXT).map((text, i) => ({ kind: 'refusal', text, logprob: logprob(text, i) }));
   const tools = toolsToCall(request);
   const steps: Step[] = reasons
-    ? tokenize(reasoningText(request.messages, tools.map((tool) => tool.name))).map((text) => ({ kind: 'reasoning', text }))
+    ? tokenize(
+        reasoningText(
+          request.messages,
+          tools.map((tool) => tool.name),
+        ),
+      ).map((text) => ({ kind: 'reasoning', text }))
     : [];
   tools.forEach((tool, index) => {
     steps.push({ kind: 'tool-start', index, id: randomId('call_', 24), name: tool.name });
     for (const text of argumentFragments(tool)) steps.push({ kind: 'tool-args', index, text });
   });
   if (tools.length === 0) {
-    answerTokens(request).forEach((text, i) => steps.push({ kind: 'content', text, logprob: logprob(text, i) }));
+    for (const [i, text] of answerTokens(request).entries()) steps.push({ kind: 'content', text, logprob: logprob(text, i) });
   }
   return steps;
 }
@@ -241,7 +262,5 @@ function stepDelta(step: Step): object {
 
 function stepLogprobs(step: Step, wanted: boolean): object | null {
   if (!wanted || !('logprob' in step) || !step.logprob) return null;
-  return step.kind === 'refusal'
-    ? { content: null, refusal: [step.logprob] }
-    : { content: [step.logprob], refusal: null };
+  return step.kind === 'refusal' ? { content: null, refusal: [step.logprob] } : { content: [step.logprob], refusal: null };
 }

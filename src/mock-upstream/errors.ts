@@ -79,12 +79,7 @@ export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 export const BODY_TOO_LARGE: MockHttpError = {
   status: 413,
-  body: errorEnvelope(
-    `The request body is larger than ${MAX_BODY_BYTES} bytes.`,
-    'invalid_request_error',
-    null,
-    'request_too_large',
-  ),
+  body: errorEnvelope(`The request body is larger than ${MAX_BODY_BYTES} bytes.`, 'invalid_request_error', null, 'request_too_large'),
 };
 
 /** A bug in the mock itself: reported in the envelope rather than crashing the server. */

@@ -65,12 +65,7 @@ export type MockModel =
     });
 
 // LiteLLM's in-band stream error (litellm#9171 shape: string code, the string "None" as type).
-const LITELLM_STREAM_ERROR = errorEnvelope(
-  'litellm.RateLimitError: Rate limit reached, please retry',
-  'None',
-  null,
-  '429',
-);
+const LITELLM_STREAM_ERROR = errorEnvelope('litellm.RateLimitError: Rate limit reached, please retry', 'None', null, '429');
 
 // vLLM before v0.10.1: a flat body with `object: "error"` and the HTTP status as an integer code (vllm#12886).
 const VLLM_FLAT_ERROR = {
@@ -193,12 +188,7 @@ export const MOCK_MODELS: readonly MockModel[] = [
     behaviour: 'http-error',
     error: {
       status: 429,
-      body: errorEnvelope(
-        'Budget has been exceeded! Current cost: 2.51, Max budget: 2.5',
-        'budget_exceeded',
-        null,
-        '429',
-      ),
+      body: errorEnvelope('Budget has been exceeded! Current cost: 2.51, Max budget: 2.5', 'budget_exceeded', null, '429'),
     },
   },
   {
@@ -227,14 +217,15 @@ export const MOCK_MODELS: readonly MockModel[] = [
   },
   {
     id: 'fail-stream-error',
-    description: "Streams a few words, then LiteLLM's in-band `data: {\"error\": ...}` (code \"429\") and `[DONE]` (non-streaming: HTTP 429).",
+    description: 'Streams a few words, then LiteLLM\'s in-band `data: {"error": ...}` (code "429") and `[DONE]` (non-streaming: HTTP 429).',
     behaviour: 'stream-error',
     event: LITELLM_STREAM_ERROR,
     error: { status: 429, body: LITELLM_STREAM_ERROR },
   },
   {
     id: 'fail-vllm-error',
-    description: "Streams a few words, then vLLM's older flat `data: {\"object\":\"error\", ...}` and `[DONE]` (non-streaming: HTTP 400, same flat body).",
+    description:
+      'Streams a few words, then vLLM\'s older flat `data: {"object":"error", ...}` and `[DONE]` (non-streaming: HTTP 400, same flat body).',
     behaviour: 'stream-error',
     event: VLLM_FLAT_ERROR,
     error: { status: 400, body: VLLM_FLAT_ERROR },
@@ -266,7 +257,8 @@ export const MOCK_MODELS: readonly MockModel[] = [
   },
   {
     id: 'fail-no-done',
-    description: 'Streams a few words, then ends the response cleanly with no finish chunk, no usage and no `[DONE]` (non-streaming: answers normally).',
+    description:
+      'Streams a few words, then ends the response cleanly with no finish chunk, no usage and no `[DONE]` (non-streaming: answers normally).',
     behaviour: 'no-done',
   },
 ];

@@ -230,8 +230,27 @@ export interface TokenLogprob extends TopLogprob {
 
 /** Plausible runner-up tokens for `top_logprobs`. */
 const ALTERNATIVES = [
-  ' the', ' a', ' and', ' to', ',', '.', ' of', ' in', ' is', ' it', ' that',
-  ' for', ' you', ' with', ' on', ' as', ' this', ' be', ' at', ' or', ' by',
+  ' the',
+  ' a',
+  ' and',
+  ' to',
+  ',',
+  '.',
+  ' of',
+  ' in',
+  ' is',
+  ' it',
+  ' that',
+  ' for',
+  ' you',
+  ' with',
+  ' on',
+  ' as',
+  ' this',
+  ' be',
+  ' at',
+  ' or',
+  ' by',
 ];
 
 /** FNV-1a: a stable hash, so that a token's logprob is the same on every run. */

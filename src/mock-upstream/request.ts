@@ -93,13 +93,21 @@ function parseMessages(value: unknown): ChatMessage[] {
   }
   if (value.length === 0) {
     throw new Invalid(
-      fail("Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.", 'messages', 'empty_array'),
+      fail(
+        "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+        'messages',
+        'empty_array',
+      ),
     );
   }
   return value.map((message: unknown, i) => {
     if (!isRecord(message)) {
       throw new Invalid(
-        fail(`Invalid type for 'messages[${i}]': expected an object, but got ${jsonType(message)} instead.`, `messages[${i}]`, 'invalid_type'),
+        fail(
+          `Invalid type for 'messages[${i}]': expected an object, but got ${jsonType(message)} instead.`,
+          `messages[${i}]`,
+          'invalid_type',
+        ),
       );
     }
     if (typeof message.role !== 'string' || !ROLES.includes(message.role)) {
@@ -137,9 +145,7 @@ function parseTools(value: unknown): ChatTool[] {
 function parseToolChoice(value: unknown, tools: readonly ChatTool[]): ToolChoice {
   if (value === undefined || value === null) return 'auto';
   if (tools.length === 0) {
-    throw new Invalid(
-      fail("Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.", 'tool_choice'),
-    );
+    throw new Invalid(fail("Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.", 'tool_choice'));
   }
   if (value === 'none' || value === 'auto' || value === 'required') return value;
   const name = isRecord(value) && isRecord(value.function) ? value.function.name : undefined;

@@ -11,15 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { answerBench, type BenchShape, DEFAULT_BENCH_SHAPE, renderBenchAnswer } from './bench.js';
 import { answerChatCompletion, type StreamTiming } from './chat.js';
 import { randomId } from './completion.js';
-import {
-  BODY_TOO_LARGE,
-  INVALID_API_KEY,
-  INVALID_JSON,
-  MAX_BODY_BYTES,
-  mockFailure,
-  modelNotFound,
-  routeNotFound,
-} from './errors.js';
+import { BODY_TOO_LARGE, INVALID_API_KEY, INVALID_JSON, MAX_BODY_BYTES, mockFailure, modelNotFound, routeNotFound } from './errors.js';
 import { BENCH_MOCK_MODEL, findMockModel, MOCK_MODELS } from './models.js';
 import { parseChatRequest } from './request.js';
 import { Pacer, sendError, sendJson } from './wire.js';

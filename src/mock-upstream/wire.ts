@@ -13,12 +13,7 @@ export function writable(res: ServerResponse): boolean {
 }
 
 /** Sends a whole JSON response with `content-length`, so keep-alive clients know where it ends. */
-export function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Readonly<Record<string, string>> = {},
-): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
   if (!writable(res) || res.headersSent) return;
   const payload = body === undefined ? '' : JSON.stringify(body);
   res.writeHead(status, {

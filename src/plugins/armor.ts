@@ -107,4 +107,3 @@ export function armorPlugins({ introspection }: ArmorOptions): Plugin[] {
   };
   return [rules, armor as Plugin];
 }
-

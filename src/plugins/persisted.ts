@@ -133,7 +133,7 @@ function asksForDocumentId(params: RequestParams): boolean {
 export const persistedErrors = {
   queryNotAllowed: () =>
     new GraphQLError(
-      'Only trusted documents run on this service (PERSISTED_DOCUMENTS): send the document\'s `documentId` instead of a `query`.',
+      "Only trusted documents run on this service (PERSISTED_DOCUMENTS): send the document's `documentId` instead of a `query`.",
       { extensions: { code: 'PERSISTED_QUERY_ONLY' } },
     ),
   idRequired: () =>

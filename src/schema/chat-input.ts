@@ -101,7 +101,7 @@ const ToolCallInput = builder.inputRef<ToolCall>('ToolCallInput').implement({
 });
 
 const AssistantMessageInput = builder.inputRef<AssistantMessage>('AssistantMessageInput').implement({
-  description: "An earlier answer of the assistant: its text, its tool calls, or both.",
+  description: 'An earlier answer of the assistant: its text, its tool calls, or both.',
   fields: (t) => ({
     content: t.string(),
     name: t.string(),
@@ -170,8 +170,7 @@ const ResponseFormatInput = builder.inputRef<ResponseFormat>('ResponseFormatInpu
 });
 
 export const ChatCompletionInput = builder.inputRef<ChatRequest>('ChatCompletionInput').implement({
-  description:
-    'One chat completion request. Fields left out (or null) are not sent upstream, so the upstream\'s defaults apply.',
+  description: "One chat completion request. Fields left out (or null) are not sent upstream, so the upstream's defaults apply.",
   fields: (t) => ({
     model: t.string({ required: true, description: 'A model id from the `models` query.' }),
     messages: t.field({ type: [ChatMessageInput], required: true, description: 'The conversation so far; at least one message.' }),
@@ -183,7 +182,7 @@ export const ChatCompletionInput = builder.inputRef<ChatRequest>('ChatCompletion
     presencePenalty: t.float({ description: '-2 to 2.' }),
     frequencyPenalty: t.float({ description: '-2 to 2.' }),
     seed: t.int({ description: 'Best-effort deterministic sampling.' }),
-    user: t.string({ description: 'An end-user id, for the upstream\'s abuse monitoring and per-user budgets.' }),
+    user: t.string({ description: "An end-user id, for the upstream's abuse monitoring and per-user budgets." }),
     logprobs: t.boolean({ description: 'Return the log probability of each output token.' }),
     topLogprobs: t.int({ description: 'With logprobs: how many alternatives per token, 0 to 20.' }),
     responseFormat: t.field({ type: ResponseFormatInput }),

@@ -65,7 +65,11 @@ const UsageRef = builder.objectRef<WireUsage>('Usage').implement({
     promptTokensDetails: t.field({
       type: builder.objectRef<NonNullable<WireUsage['prompt_tokens_details']>>('PromptTokensDetails').implement({
         fields: (d) => ({
-          cachedTokens: d.int({ ...nullable, description: 'Prompt tokens served from the cache.', resolve: (p) => orNull(p.cached_tokens) }),
+          cachedTokens: d.int({
+            ...nullable,
+            description: 'Prompt tokens served from the cache.',
+            resolve: (p) => orNull(p.cached_tokens),
+          }),
         }),
       }),
       ...nullable,
@@ -74,7 +78,11 @@ const UsageRef = builder.objectRef<WireUsage>('Usage').implement({
     completionTokensDetails: t.field({
       type: builder.objectRef<NonNullable<WireUsage['completion_tokens_details']>>('CompletionTokensDetails').implement({
         fields: (d) => ({
-          reasoningTokens: d.int({ ...nullable, description: 'Tokens a reasoning model spent thinking.', resolve: (c) => orNull(c.reasoning_tokens) }),
+          reasoningTokens: d.int({
+            ...nullable,
+            description: 'Tokens a reasoning model spent thinking.',
+            resolve: (c) => orNull(c.reasoning_tokens),
+          }),
         }),
       }),
       ...nullable,
@@ -87,7 +95,11 @@ const TopLogprobRef = builder.objectRef<WireTopLogprob>('TopLogprob').implement(
   fields: (t) => ({
     token: t.exposeString('token'),
     logprob: t.exposeFloat('logprob'),
-    bytes: t.intList({ ...nullable, description: "The token's UTF-8 bytes (may be part of a character).", resolve: (p) => orNull(p.bytes) }),
+    bytes: t.intList({
+      ...nullable,
+      description: "The token's UTF-8 bytes (may be part of a character).",
+      resolve: (p) => orNull(p.bytes),
+    }),
   }),
 });
 

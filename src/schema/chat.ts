@@ -1,8 +1,10 @@
 /**
  * `chatCompletion` (mutation) and `chatCompletionStream` (subscription). Both take the same input
  * and answer with data for every failure: the mutation through `@pothos/plugin-errors`, the stream
- * through a hand-built union, since its two success types are more than the plugin's
- * `directResult` can express.
+ * through a hand-built union. plugin-errors' `t.errorUnionField` (4.7+) could express the stream's
+ * two success types, but it wraps `resolve` in an async function: one more promise, and one more
+ * await in graphql-js's execution, for every event on the token path, where this union's
+ * `resolveType` is a synchronous lookup and `resolve` returns the chunk as it is.
  */
 import { builder } from '../builder.js';
 import { isFinalCompletion, type StreamEvent } from '../chat/stream.js';

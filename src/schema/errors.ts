@@ -20,8 +20,7 @@ export const ErrorSourceEnum = builder.enumType('ErrorSource', {
   values: {
     SERVICE: {
       value: ErrorSource.SERVICE,
-      description:
-        'Decided by this service (its validation, authentication or limits) before or instead of an upstream call.',
+      description: 'Decided by this service (its validation, authentication or limits) before or instead of an upstream call.',
     },
     UPSTREAM: {
       value: ErrorSource.UPSTREAM,
@@ -47,19 +46,18 @@ export const ErrorInterface = builder.interfaceRef<ChatQLError>('Error').impleme
 
 builder.objectType(InvalidRequestError, {
   name: 'InvalidRequestError',
-  description:
-    'The request is malformed or refused by validation (upstream 400/422, or checked here before any upstream call).',
+  description: 'The request is malformed or refused by validation (upstream 400/422, or checked here before any upstream call).',
   interfaces: [ErrorInterface],
   fields: (t) => ({
     param: t.exposeString('param', {
       nullable: true,
       description:
-        'The input at fault, where known: for the service\'s own checks the GraphQL input path ' +
-        '(e.g. input.messages.0.user.parts), for upstream rejections the upstream\'s own param as sent.',
+        "The input at fault, where known: for the service's own checks the GraphQL input path " +
+        "(e.g. input.messages.0.user.parts), for upstream rejections the upstream's own param as sent.",
     }),
     code: t.exposeString('code', {
       nullable: true,
-      description: 'A machine-readable reason, e.g. the upstream\'s `context_length_exceeded` or the service\'s `out_of_range`.',
+      description: "A machine-readable reason, e.g. the upstream's `context_length_exceeded` or the service's `out_of_range`.",
     }),
   }),
 });
@@ -96,8 +94,7 @@ builder.objectType(RateLimitError, {
 
 builder.objectType(BudgetExceededError, {
   name: 'BudgetExceededError',
-  description:
-    "The key's spending budget is exhausted (upstream 429 whose error says budget); retrying will not help.",
+  description: "The key's spending budget is exhausted (upstream 429 whose error says budget); retrying will not help.",
   interfaces: [ErrorInterface],
 });
 

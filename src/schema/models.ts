@@ -44,8 +44,7 @@ const ModelListRef = builder.objectRef<{ models: WireModel[] }>('ModelList').imp
 builder.queryType({
   fields: (t) => ({
     models: t.field({
-      description:
-        'The models that the upstream serves (GET /v1/models, cached for MODELS_CACHE_MS) and that this client may use.',
+      description: 'The models that the upstream serves (GET /v1/models, cached for MODELS_CACHE_MS) and that this client may use.',
       type: ModelListRef,
       errors: {
         types: [

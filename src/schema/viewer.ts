@@ -74,14 +74,14 @@ const ViewerRef = builder.objectRef<ViewerShape>('Viewer').implement({
   description: 'The authenticated client.',
   fields: (t) => ({
     clientId: t.string({
-      description: 'The id this service knows the client by; it is sent upstream as `user` (with the input\'s `user` after a colon).',
+      description: "The id this service knows the client by; it is sent upstream as `user` (with the input's `user` after a colon).",
       resolve: (v) => v.principal.id,
     }),
     authMode: t.field({ type: AuthModeEnum, resolve: (v) => v.mode }),
     expiresAt: t.field({
       type: DateTimeScalar,
       nullable: true,
-      description: 'When the credential expires (a JWT\'s exp); a graphql-ws connection is closed then.',
+      description: "When the credential expires (a JWT's exp); a graphql-ws connection is closed then.",
       resolve: (v) => (v.principal.expiresAt === null ? null : new Date(v.principal.expiresAt)),
     }),
     allowedModels: t.stringList({

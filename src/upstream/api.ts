@@ -4,10 +4,7 @@
  * target that serves it; the retry policy, failover and breakers around them are `call.ts`'s.
  */
 import { context, propagation, type Span, trace } from '@opentelemetry/api';
-import type {
-  ChatCompletionCreateParamsNonStreaming,
-  ChatCompletionCreateParamsStreaming,
-} from 'openai/resources/chat/completions';
+import type { ChatCompletionCreateParamsNonStreaming, ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions';
 
 import { generateRequestId, isHeaderSafeRequestId } from '../http/request-id.js';
 import { InBandUpstreamError, MalformedUpstreamAnswer, StreamEndedUnfinished } from './classify.js';
@@ -29,7 +26,8 @@ export function upstreamHeaders(requestId: string, upstreamKey: string | null, s
   // The transports build header-safe ids; this keeps a header the HTTP client would refuse to send
   // from ever leaving the service.
   const id = isHeaderSafeRequestId(requestId) ? requestId : generateRequestId();
-  const headers: Record<string, string> = upstreamKey === null ? { 'x-request-id': id } : { 'x-request-id': id, authorization: `Bearer ${upstreamKey}` };
+  const headers: Record<string, string> =
+    upstreamKey === null ? { 'x-request-id': id } : { 'x-request-id': id, authorization: `Bearer ${upstreamKey}` };
   if (span) propagation.inject(trace.setSpan(context.active(), span), headers);
   return headers;
 }
@@ -46,7 +44,10 @@ export function isInBandError(chunk: WireChunk): boolean {
 
 /** A whole chat completion (upstream `stream: false`). */
 export async function createCompletion(target: UpstreamTarget, body: UpstreamChatRequest, options: CallOptions): Promise<WireCompletion> {
-  const answer = (await target.client.chat.completions.create(forTarget(body, target) as ChatCompletionCreateParamsNonStreaming, options)) as unknown as WireCompletion;
+  const answer = (await target.client.chat.completions.create(
+    forTarget(body, target) as ChatCompletionCreateParamsNonStreaming,
+    options,
+  )) as unknown as WireCompletion;
   if (typeof answer?.id !== 'string' || !Array.isArray(answer.choices)) {
     throw new MalformedUpstreamAnswer('The upstream answered with something other than a chat completion.');
   }

@@ -125,7 +125,10 @@ async function retryLoop<T>(
     );
     const startedAt = performance.now();
     const observe = (outcome: string) =>
-      context.metrics?.upstreamLatency.observe({ call: loop.what, upstream: upstream ?? 'primary', outcome }, (performance.now() - startedAt) / 1000);
+      context.metrics?.upstreamLatency.observe(
+        { call: loop.what, upstream: upstream ?? 'primary', outcome },
+        (performance.now() - startedAt) / 1000,
+      );
     try {
       const value = await attempt();
       ticket?.settle(loop.stream ? 'provisional' : 'success');
@@ -133,7 +136,9 @@ async function retryLoop<T>(
       observe('ok');
       return { value, ticket: loop.stream ? ticket : null };
     } catch (thrown) {
-      const failure: Failure = signal.aborted ? { ...classifyFailure(thrown, context.redact), origin: 'cancelled' } : classifyFailure(thrown, context.redact);
+      const failure: Failure = signal.aborted
+        ? { ...classifyFailure(thrown, context.redact), origin: 'cancelled' }
+        : classifyFailure(thrown, context.redact);
       ticket?.settle(failure.origin === 'upstream' ? failure.health : 'cancelled');
       if (failure.origin === 'cancelled') {
         span?.setAttribute('chatql.outcome', 'cancelled');
@@ -151,7 +156,13 @@ async function retryLoop<T>(
       }
       context.metrics?.upstreamErrors.inc({ error: error.name });
       const delay = retryDelayMs(failure, retries, policy);
-      const details = { call: loop.what, ...target, attempt: retries + 1, outcome: error.name, error: describeUpstreamError(thrown, context.redact) };
+      const details = {
+        call: loop.what,
+        ...target,
+        attempt: retries + 1,
+        outcome: error.name,
+        error: describeUpstreamError(thrown, context.redact),
+      };
       if (delay === null) {
         context.logger.warn(details, 'upstream call failed');
         throw new TargetFailed(error, failure.health !== 'none');
@@ -238,7 +249,12 @@ export async function callWithFailover<T>(
  * Classifies and logs a failure that happened after the retry window (mid-stream), and settles
  * the stream's health ticket with it. Returns the error to answer.
  */
-export function failWithoutRetry(context: CallContext, what: string, thrown: unknown, served?: { target: UpstreamTarget; ticket: HealthTicket | null }): DomainError {
+export function failWithoutRetry(
+  context: CallContext,
+  what: string,
+  thrown: unknown,
+  served?: { target: UpstreamTarget; ticket: HealthTicket | null },
+): DomainError {
   const failure = classifyFailure(thrown, context.redact);
   served?.ticket?.settle(failure.origin === 'upstream' ? failure.health : 'cancelled');
   const upstream = served === undefined ? {} : { upstream: served.target.name };
@@ -247,6 +263,9 @@ export function failWithoutRetry(context: CallContext, what: string, thrown: unk
     return failure.error;
   }
   context.metrics?.upstreamErrors.inc({ error: failure.error.name });
-  context.logger.warn({ call: what, ...upstream, outcome: failure.error.name, error: describeUpstreamError(thrown, context.redact) }, 'upstream call failed');
+  context.logger.warn(
+    { call: what, ...upstream, outcome: failure.error.name, error: describeUpstreamError(thrown, context.redact) },
+    'upstream call failed',
+  );
   return failure.error;
 }

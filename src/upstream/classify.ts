@@ -75,12 +75,7 @@ const BUDGET_KIND = /budget/i;
 const BUDGET_MESSAGE = /budget has been exceeded|exceeded ?budget|over budget|crossed budget|budget exceeded|budget_exceeded/i;
 
 /** Classifies by status first; errors without one (mid-stream) by their type and code strings. */
-function classifyBody(
-  status: number | undefined,
-  body: WireError,
-  retryAfterSeconds: number | null,
-  redact: Redactor,
-): DomainError {
+function classifyBody(status: number | undefined, body: WireError, retryAfterSeconds: number | null, redact: Redactor): DomainError {
   const type = text(body.type);
   const code = body.code === null || body.code === undefined ? null : String(body.code);
   const rawMessage = text(body.message);
@@ -94,13 +89,19 @@ function classifyBody(
   const effective =
     status ??
     statusFromCode(body.code) ??
-    (/rate_limit|ratelimit|tokens|requests/.test(kind) ? 429
-      : /auth|invalid_api_key/.test(kind) ? 401
-      : /permission/.test(kind) ? 403
-      : /not_?found|model_not_found/.test(kind) ? 404
-      : /timeout/.test(kind) ? 408
-      : /invalid_request|badrequest|context_length|unsupported/.test(kind) ? 400
-      : undefined);
+    (/rate_limit|ratelimit|tokens|requests/.test(kind)
+      ? 429
+      : /auth|invalid_api_key/.test(kind)
+        ? 401
+        : /permission/.test(kind)
+          ? 403
+          : /not_?found|model_not_found/.test(kind)
+            ? 404
+            : /timeout/.test(kind)
+              ? 408
+              : /invalid_request|badrequest|context_length|unsupported/.test(kind)
+                ? 400
+                : undefined);
 
   switch (effective) {
     case 401:

@@ -10,9 +10,10 @@ import { createUpstreamFetch } from './http.js';
  * each silence after them (see `http.ts`). Its console logging is
  * off: failures reach our own log, redacted, through `describeUpstreamError`.
  */
-export function createUpstreamClient(
-  upstream: Pick<UpstreamConfig, 'baseURL' | 'apiKey' | 'timeoutMs' | 'idleTimeoutMs'>,
-): { client: OpenAI; close: () => Promise<void> } {
+export function createUpstreamClient(upstream: Pick<UpstreamConfig, 'baseURL' | 'apiKey' | 'timeoutMs' | 'idleTimeoutMs'>): {
+  client: OpenAI;
+  close: () => Promise<void>;
+} {
   const http = createUpstreamFetch({ idleTimeoutMs: upstream.idleTimeoutMs });
   const client = new OpenAI({
     baseURL: upstream.baseURL ?? 'https://api.openai.com/v1',

@@ -24,10 +24,7 @@ export function isUpstreamUrl(raw: string): boolean {
  * Parses the variable; every problem is reported (one line each, naming the item) rather than the
  * first only. `primaryBaseURL` is OPENAI_BASE_URL, to refuse a fallback that is the primary itself.
  */
-export function parseUpstreamFallbacks(
-  raw: string,
-  primaryBaseURL?: string,
-): { fallbacks: UpstreamFallback[]; problems: string[] } {
+export function parseUpstreamFallbacks(raw: string, primaryBaseURL?: string): { fallbacks: UpstreamFallback[]; problems: string[] } {
   const fallbacks: UpstreamFallback[] = [];
   const problems: string[] = [];
   const items = raw.split(',').map((item) => item.trim());

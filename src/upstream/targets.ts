@@ -61,7 +61,8 @@ export function createUpstreamTargets(upstream: UpstreamConfig, logger: Logger, 
             onClose: (breakerModel) =>
               logger.info({ upstream: name, model: breakerModel }, 'upstream circuit breaker closed: the probe succeeded'),
           });
-    const sharesPrimaryUpstream = baseURL === upstream.baseURL || (baseURL !== undefined && upstream.baseURL !== undefined && sameUrl(baseURL, upstream.baseURL));
+    const sharesPrimaryUpstream =
+      baseURL === upstream.baseURL || (baseURL !== undefined && upstream.baseURL !== undefined && sameUrl(baseURL, upstream.baseURL));
     return { name, client, model, health, maxRetries, sharesPrimaryUpstream, close };
   };
   return [

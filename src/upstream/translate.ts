@@ -65,9 +65,7 @@ export function translateMessage(message: ChatMessage): ChatCompletionMessagePar
   throw new TypeError('A chat message must set exactly one role.');
 }
 
-function translateContentPart(
-  part: NonNullable<NonNullable<ChatMessage['user']>['parts']>[number],
-): ChatCompletionContentPart {
+function translateContentPart(part: NonNullable<NonNullable<ChatMessage['user']>['parts']>[number]): ChatCompletionContentPart {
   if (part.imageUrl) {
     const image: { url: string; detail?: 'auto' | 'low' | 'high' } = { url: part.imageUrl.url };
     put(image, 'detail', lower<'auto' | 'low' | 'high'>(part.imageUrl.detail));
@@ -89,9 +87,7 @@ function translateTool(tool: NonNullable<ChatRequest['tools']>[number]): ChatCom
   return { type: 'function', function: definition };
 }
 
-function translateResponseFormat(
-  format: NonNullable<ChatRequest['responseFormat']>,
-): ChatCompletionCreateParamsBase['response_format'] {
+function translateResponseFormat(format: NonNullable<ChatRequest['responseFormat']>): ChatCompletionCreateParamsBase['response_format'] {
   switch (format.type) {
     case 'TEXT':
       return { type: 'text' };

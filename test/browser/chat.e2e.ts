@@ -189,7 +189,10 @@ describe.skipIf(browserMissing)('the chat page', { timeout: 30_000 }, () => {
 
     // The keyboard way: Esc while an answer streams.
     await send(page, 'And stop me with Escape');
-    await page.waitForFunction(() => document.querySelectorAll('.turn').length === 2 && (document.querySelector('.turn:last-of-type .answer')?.textContent ?? '') !== '');
+    await page.waitForFunction(
+      () =>
+        document.querySelectorAll('.turn').length === 2 && (document.querySelector('.turn:last-of-type .answer')?.textContent ?? '') !== '',
+    );
     const second = lastChatRequest(slowMock);
     await page.keyboard.press('Escape');
     await Promise.race([second.closed, new Promise((resolve) => setTimeout(resolve, 3000))]);
@@ -223,7 +226,9 @@ describe.skipIf(browserMissing)('the chat page', { timeout: 30_000 }, () => {
     fastMock.enqueue({
       status: 429,
       headers: { 'retry-after': '3' },
-      body: { error: { message: 'Rate limit reached. Please try again in 3s.', type: 'requests', param: null, code: 'rate_limit_exceeded' } },
+      body: {
+        error: { message: 'Rate limit reached. Please try again in 3s.', type: 'requests', param: null, code: 'rate_limit_exceeded' },
+      },
     });
     await send(page, 'Wait for it');
     const shortCountdown = failureOf(page).locator('.countdown');
@@ -286,7 +291,9 @@ describe.skipIf(browserMissing)('the chat page', { timeout: 30_000 }, () => {
     await send(page, 'What is in this image?');
     await turnEnded(page);
     expect(await answerOf(page).textContent()).toContain('(with 1 image)');
-    expect(await lastTurn(page).getByRole('img', { name: 'Attached image' }).getAttribute('src')).toBe(`data:image/png;base64,${PNG.toString('base64')}`);
+    expect(await lastTurn(page).getByRole('img', { name: 'Attached image' }).getAttribute('src')).toBe(
+      `data:image/png;base64,${PNG.toString('base64')}`,
+    );
     expect(await page.locator('#attachment').isHidden()).toBe(true);
     expect(bodyOf(lastChatRequest(fastMock)).messages).toEqual([
       {
@@ -335,7 +342,11 @@ describe.skipIf(browserMissing)('the chat page', { timeout: 30_000 }, () => {
     expect(await page.locator('#settings summary').textContent()).toContain('chatql-mock');
 
     const boxes = async () =>
-      JSON.stringify(await Promise.all([prompt(page), button(page, 'Send'), button(page, 'Stop'), page.locator('#log')].map((locator) => locator.boundingBox())));
+      JSON.stringify(
+        await Promise.all(
+          [prompt(page), button(page, 'Send'), button(page, 'Stop'), page.locator('#log')].map((locator) => locator.boundingBox()),
+        ),
+      );
     const idle = await boxes();
     await send(page, 'A long answer on a small screen');
     const during: string[] = [];

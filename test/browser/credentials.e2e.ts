@@ -134,7 +134,9 @@ describe.skipIf(browserMissing)('the chat page with AUTH_MODE=api-key', { timeou
     // The same wrong key over graphql-ws: the service closes the connection with 4403. (The model
     // list is faked so that Send is enabled.)
     const modelsQuery = (url: URL) => url.pathname === '/graphql' && url.searchParams.get('operationName') === 'Models';
-    await page.route(modelsQuery, (route) => route.fulfill({ json: { data: { models: { __typename: 'ModelList', models: [{ id: 'chatql-mock' }] } } } }));
+    await page.route(modelsQuery, (route) =>
+      route.fulfill({ json: { data: { models: { __typename: 'ModelList', models: [{ id: 'chatql-mock' }] } } } }),
+    );
     await button(page, 'Save').click();
     await page.locator('#model:enabled').waitFor({ state: 'attached' });
     const before = chatRequests().length;
@@ -155,14 +157,19 @@ describe.skipIf(browserMissing)('the chat page with AUTH_MODE=api-key', { timeou
     await page.locator('#model:enabled').waitFor({ state: 'attached' });
     expect(await modelStatus(page).textContent()).toBe('');
     await expect.poll(() => page.locator('#viewer-who').textContent()).toBe('Signed in as web-tester.');
-    expect(await page.locator('#viewer-left').textContent()).toMatch(/^\d+ of 100 requests left this minute · [\d,]+ of 1,000,000 tokens left today$/);
+    expect(await page.locator('#viewer-left').textContent()).toMatch(
+      /^\d+ of 100 requests left this minute · [\d,]+ of 1,000,000 tokens left today$/,
+    );
     expect(await page.evaluate(() => sessionStorage.getItem('chatql.credential'))).toBe(KEY);
     expect(await page.evaluate(() => localStorage.getItem('chatql.credential'))).toBeNull();
     await chat(page, 'Hello with a key');
     expect(traffic.connectionInits.at(-1)).toEqual({ authorization: `Bearer ${KEY}` });
     expect(traffic.authorizations.at(-1)).toBe(`Bearer ${KEY}`);
     // After the answer, the status line counts what it used.
-    const tokensLeft = async () => Number(/([\d,]+) of 1,000,000 tokens left today/.exec((await page.locator('#viewer-left').textContent()) ?? '')?.[1]?.replaceAll(',', ''));
+    const tokensLeft = async () =>
+      Number(
+        /([\d,]+) of 1,000,000 tokens left today/.exec((await page.locator('#viewer-left').textContent()) ?? '')?.[1]?.replaceAll(',', ''),
+      );
     await expect.poll(tokensLeft).toBeLessThan(1_000_000);
 
     // A reload: the key is still there (sessionStorage), and streaming works.
@@ -247,7 +254,9 @@ describe.skipIf(browserMissing)('the chat page with AUTH_MODE=api-key', { timeou
       const url = new URL(request.url());
       if (url.pathname !== '/graphql') return;
       const body = request.postData();
-      operations.push(url.searchParams.get('operationName') ?? ((body ? JSON.parse(body) : {}) as { operationName?: string }).operationName ?? '');
+      operations.push(
+        url.searchParams.get('operationName') ?? ((body ? JSON.parse(body) : {}) as { operationName?: string }).operationName ?? '',
+      );
     });
     await page.goto(`${open.url}/chat`);
     await page.locator('#model:enabled').waitFor({ state: 'attached' });

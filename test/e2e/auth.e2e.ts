@@ -98,7 +98,10 @@ async function ask(
   const events = subscription.events.map((event) => event.chatCompletionStream);
   const terminal = events.at(-1);
   if (!terminal || terminal.__typename === 'ChatCompletionChunk') throw new Error(`no terminal event: ${raw}`);
-  expect(events.slice(0, -1).every((event) => event.__typename === 'ChatCompletionChunk'), raw).toBe(true);
+  expect(
+    events.slice(0, -1).every((event) => event.__typename === 'ChatCompletionChunk'),
+    raw,
+  ).toBe(true);
   return { outcome: terminal, chunks: events.length - 1, raw };
 }
 
@@ -187,7 +190,7 @@ describe('AUTH_MODE=api-key', () => {
     },
   );
 
-  it('accepts the other client\'s key (listed with upper-case hex) and tells the clients apart', async () => {
+  it("accepts the other client's key (listed with upper-case hex) and tells the clients apart", async () => {
     const before = chatCalls(mock).length;
     const { outcome } = await ask(service, 'HTTP', input({ user: 'bob' }), `bearer   ${KEY_2}  `);
     expect(outcome.__typename).toBe('ChatCompletion');
@@ -219,14 +222,17 @@ describe('AUTH_MODE=api-key', () => {
     expect(mock.requests.length).toBe(before);
   });
 
-  it.each(BAD)('refuses %s over SSE with one terminal AuthenticationError and no upstream request', async (_case, authorization, message) => {
-    const before = mock.requests.length;
-    const { outcome, chunks } = await ask(service, 'SSE', input(), authorization);
-    expect(chunks).toBe(0);
-    expectAuthenticationError(outcome, message);
-    await sleep(50);
-    expect(mock.requests.length).toBe(before);
-  });
+  it.each(BAD)(
+    'refuses %s over SSE with one terminal AuthenticationError and no upstream request',
+    async (_case, authorization, message) => {
+      const before = mock.requests.length;
+      const { outcome, chunks } = await ask(service, 'SSE', input(), authorization);
+      expect(chunks).toBe(0);
+      expectAuthenticationError(outcome, message);
+      await sleep(50);
+      expect(mock.requests.length).toBe(before);
+    },
+  );
 
   it.each<[string, Record<string, unknown> | undefined, RegExp]>([
     ['no connectionParams', undefined, /^Forbidden: Authentication required/],
@@ -259,7 +265,13 @@ describe('AUTH_MODE=api-key', () => {
       }
     }
     const viewerOver = async (connectionParams?: Record<string, unknown>) => {
-      const client = createClient({ url: service.wsUrl, webSocketImpl: HeaderWebSocket, retryAttempts: 0, lazy: true, ...(connectionParams ? { connectionParams } : {}) });
+      const client = createClient({
+        url: service.wsUrl,
+        webSocketImpl: HeaderWebSocket,
+        retryAttempts: 0,
+        lazy: true,
+        ...(connectionParams ? { connectionParams } : {}),
+      });
       dispose(async () => client.dispose());
       const subscription = subscribeWs(client, ViewerQuery, {});
       await subscription.done;
@@ -330,7 +342,16 @@ describe('AUTH_MODE=jwt with JWT_SECRET', () => {
 
   /** A token for `sub` (unless `sub` is null), valid for `seconds`, with the service's issuer and audience. */
   async function token(
-    options: { sub?: string | null; seconds?: number; exp?: number | null; iss?: string; aud?: string; claims?: JWTPayload; key?: Uint8Array; alg?: string } = {},
+    options: {
+      sub?: string | null;
+      seconds?: number;
+      exp?: number | null;
+      iss?: string;
+      aud?: string;
+      claims?: JWTPayload;
+      key?: Uint8Array;
+      alg?: string;
+    } = {},
   ): Promise<string> {
     const jwt = new SignJWT({ ...options.claims })
       .setProtectedHeader({ alg: options.alg ?? 'HS256', typ: 'JWT' })
@@ -373,11 +394,17 @@ describe('AUTH_MODE=jwt with JWT_SECRET', () => {
     const cases: Array<[string, string, RegExp]> = [
       ['expired', await token({ seconds: -30 }), /expired/],
       ['bad signature', await token({ key: new TextEncoder().encode(OTHER_SECRET) }), /not valid/],
-      ['tampered payload', await (async () => {
-        const [header, , signature] = (await token()).split('.');
-        const payload = Buffer.from(JSON.stringify({ sub: 'admin', iss: ISSUER, aud: AUDIENCE, exp: 9_999_999_999 })).toString('base64url');
-        return `${header}.${payload}.${signature}`;
-      })(), /not valid/],
+      [
+        'tampered payload',
+        await (async () => {
+          const [header, , signature] = (await token()).split('.');
+          const payload = Buffer.from(JSON.stringify({ sub: 'admin', iss: ISSUER, aud: AUDIENCE, exp: 9_999_999_999 })).toString(
+            'base64url',
+          );
+          return `${header}.${payload}.${signature}`;
+        })(),
+        /not valid/,
+      ],
       ['wrong issuer', await token({ iss: 'https://evil.example' }), /"iss" claim/],
       ['wrong audience', await token({ aud: 'someone-else' }), /"aud" claim/],
       ['no sub', await token({ sub: null }), /"sub" claim/],
@@ -386,7 +413,11 @@ describe('AUTH_MODE=jwt with JWT_SECRET', () => {
       ['sub "anonymous"', await token({ sub: 'anonymous' }), /"sub" claim must be a client id/],
       ['alg none', none, /not valid/],
       ['HS512 with the right secret', await token({ alg: 'HS512' }), /not valid/],
-      ['an invalid chatql claim', await token({ claims: { chatql: { limits: { requestsPerMinute: -1 } } } }), /"chatql" claim is not valid/],
+      [
+        'an invalid chatql claim',
+        await token({ claims: { chatql: { limits: { requestsPerMinute: -1 } } } }),
+        /"chatql" claim is not valid/,
+      ],
       ['not a JWT', 'not.a.jwt', /not valid/],
     ];
     for (const [name, jwt, message] of cases) {
@@ -409,15 +440,27 @@ describe('AUTH_MODE=jwt with JWT_SECRET', () => {
   });
 
   it('JWT_REQUIRE_EXP=false accepts a token without exp (it never expires: expiresAt null) and warns at start-up', async () => {
-    const lenient = await start(mock, { AUTH_MODE: 'jwt', JWT_SECRET, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWT_REQUIRE_EXP: 'false' });
+    const lenient = await start(mock, {
+      AUTH_MODE: 'jwt',
+      JWT_SECRET,
+      JWT_ISSUER: ISSUER,
+      JWT_AUDIENCE: AUDIENCE,
+      JWT_REQUIRE_EXP: 'false',
+    });
     const forever = await token({ exp: null });
     expect(await viewerOk(lenient, `Bearer ${forever}`)).toMatchObject({ clientId: 'user-42', expiresAt: null });
     expect(lenient.logs.filter((line) => String(line.msg).startsWith('JWT_REQUIRE_EXP=false'))).toMatchObject([{ level: 40 }]);
-    expect(service.logs.some((line) => String(line.msg).startsWith('JWT_REQUIRE_EXP=false')), 'the default service does not warn').toBe(false);
+    expect(
+      service.logs.some((line) => String(line.msg).startsWith('JWT_REQUIRE_EXP=false')),
+      'the default service does not warn',
+    ).toBe(false);
   });
 
   it('applies the `chatql` claim: its own rate limit and model list', async () => {
-    const limited = await token({ sub: 'limited-client', claims: { chatql: { limits: { requestsPerMinute: 1 }, models: ['chatql-mock'] } } });
+    const limited = await token({
+      sub: 'limited-client',
+      claims: { chatql: { limits: { requestsPerMinute: 1 }, models: ['chatql-mock'] } },
+    });
     const auth = `Bearer ${limited}`;
     expect(await viewerOk(service, auth)).toMatchObject({
       clientId: 'limited-client',
@@ -434,7 +477,9 @@ describe('AUTH_MODE=jwt with JWT_SECRET', () => {
     expect((other.outcome as { message: string }).message).toContain('chatql-mock-reasoning');
     expect(chatCalls(mock).length).toBe(before + 1);
     // Another token of the service, without the claim, is unaffected.
-    expect((await ask(service, 'HTTP', input({}, 'chatql-mock-reasoning'), `Bearer ${await token()}`)).outcome.__typename).toBe('ChatCompletion');
+    expect((await ask(service, 'HTTP', input({}, 'chatql-mock-reasoning'), `Bearer ${await token()}`)).outcome.__typename).toBe(
+      'ChatCompletion',
+    );
   });
 
   it('closes a graphql-ws connection when its token expires (4403) and starts nothing after', async () => {
@@ -476,7 +521,7 @@ describe('AUTH_MODE=jwt with JWT_PUBLIC_KEY and JWT_JWKS_URL', () => {
     mock = await startMock();
   });
 
-  it('verifies ES256 tokens with a PEM public key, and refuses another key\'s and an HS256 forgery', async () => {
+  it("verifies ES256 tokens with a PEM public key, and refuses another key's and an HS256 forgery", async () => {
     const { publicKey, privateKey } = await generateKeyPair('ES256');
     const other = await generateKeyPair('ES256');
     const pem = await exportSPKI(publicKey);
@@ -508,7 +553,8 @@ describe('AUTH_MODE=jwt with JWT_PUBLIC_KEY and JWT_JWKS_URL', () => {
     let fetches = 0;
     const jwks = createServer((req, res) => {
       fetches += 1;
-      if (req.url === '/.well-known/jwks.json') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
+      if (req.url === '/.well-known/jwks.json')
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
       else res.writeHead(404).end();
     });
     await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
@@ -517,7 +563,11 @@ describe('AUTH_MODE=jwt with JWT_PUBLIC_KEY and JWT_JWKS_URL', () => {
     const service = await start(mock, { AUTH_MODE: 'jwt', JWT_JWKS_URL: `http://127.0.0.1:${port}/.well-known/jwks.json` });
 
     const sign = async (key: CryptoKey, kid: string) => {
-      const signed = await new SignJWT({}).setProtectedHeader({ alg: 'RS256', kid }).setSubject('jwks-client').setExpirationTime('10m').sign(key);
+      const signed = await new SignJWT({})
+        .setProtectedHeader({ alg: 'RS256', kid })
+        .setSubject('jwks-client')
+        .setExpirationTime('10m')
+        .sign(key);
       secrets.push(signed);
       return signed;
     };
@@ -531,8 +581,14 @@ describe('AUTH_MODE=jwt with JWT_PUBLIC_KEY and JWT_JWKS_URL', () => {
 
     const requests = mock.requests.length;
     const other = await generateKeyPair('RS256');
-    expectAuthenticationError((await ask(service, 'HTTP', input(), `Bearer ${await sign(other.privateKey, 'key-1')}`)).outcome, /not valid/);
-    expectAuthenticationError((await ask(service, 'HTTP', input(), `Bearer ${await sign(privateKey, 'unknown-kid')}`)).outcome, /not valid/);
+    expectAuthenticationError(
+      (await ask(service, 'HTTP', input(), `Bearer ${await sign(other.privateKey, 'key-1')}`)).outcome,
+      /not valid/,
+    );
+    expectAuthenticationError(
+      (await ask(service, 'HTTP', input(), `Bearer ${await sign(privateKey, 'unknown-kid')}`)).outcome,
+      /not valid/,
+    );
     expect(mock.requests.length).toBe(requests);
   });
 });
@@ -550,20 +606,23 @@ describe('AUTH_MODE=forward', () => {
     await until(() => mock.requests.length > warmups && mock.requests.at(-1)!.closedAt !== undefined, 5000, 'the models warm-up');
   });
 
-  it.each<Transport>(['HTTP', 'SSE', 'graphql-ws'])('sends the client\'s bearer token upstream over %s, never the server key', async (transport) => {
-    const before = chatCalls(mock).length;
-    const { outcome, raw } = await ask(service, transport, input({ user: 'alice' }), `Bearer ${FORWARD_KEY}`);
-    expect(outcome.__typename, raw).toBe('ChatCompletion');
-    const calls = chatCalls(mock).slice(before);
-    expect(calls).toHaveLength(1);
-    expect(calls[0]!.headers.authorization).toBe(`Bearer ${FORWARD_KEY}`);
-    expect(JSON.stringify(calls[0]!.headers)).not.toContain(UPSTREAM_KEY);
-    // The client id is derived from the key's hash, and named upstream.
-    const id = `key-${sha256Hex(FORWARD_KEY).slice(0, 16)}`;
-    expect((calls[0]!.body as { user?: string }).user).toBe(`${id}:alice`);
-  });
+  it.each<Transport>(['HTTP', 'SSE', 'graphql-ws'])(
+    "sends the client's bearer token upstream over %s, never the server key",
+    async (transport) => {
+      const before = chatCalls(mock).length;
+      const { outcome, raw } = await ask(service, transport, input({ user: 'alice' }), `Bearer ${FORWARD_KEY}`);
+      expect(outcome.__typename, raw).toBe('ChatCompletion');
+      const calls = chatCalls(mock).slice(before);
+      expect(calls).toHaveLength(1);
+      expect(calls[0]!.headers.authorization).toBe(`Bearer ${FORWARD_KEY}`);
+      expect(JSON.stringify(calls[0]!.headers)).not.toContain(UPSTREAM_KEY);
+      // The client id is derived from the key's hash, and named upstream.
+      const id = `key-${sha256Hex(FORWARD_KEY).slice(0, 16)}`;
+      expect((calls[0]!.body as { user?: string }).user).toBe(`${id}:alice`);
+    },
+  );
 
-  it('lists models with the client\'s key, and names the client in viewer', async () => {
+  it("lists models with the client's key, and names the client in viewer", async () => {
     const before = mock.requests.length;
     expect(await modelIds(service, `Bearer ${FORWARD_KEY}`)).toContain('chatql-mock');
     const listings = mock.requests.slice(before).filter((request) => request.path === '/v1/models');
@@ -589,7 +648,7 @@ describe('AUTH_MODE=forward', () => {
     expect(mock.requests.length).toBe(before);
   });
 
-  it('answers a key the upstream refuses with the upstream\'s AuthenticationError', async () => {
+  it("answers a key the upstream refuses with the upstream's AuthenticationError", async () => {
     const before = chatCalls(mock).length;
     const { outcome } = await ask(service, 'HTTP', input(), `Bearer ${WRONG_FORWARD_KEY}`);
     expect(outcome).toMatchObject({ __typename: 'AuthenticationError', source: 'UPSTREAM', retryable: false });
@@ -601,7 +660,11 @@ describe('AUTH_MODE=forward', () => {
   it('does not echo a forwarded key that the upstream quotes in its error', async () => {
     // Its own service, so that the suite-wide search for secrets below checks the other paths.
     const echoing = await startService(mock, { AUTH_MODE: 'forward' });
-    await until(() => mock.requests.at(-1)?.path === '/v1/models' && mock.requests.at(-1)!.closedAt !== undefined, 5000, 'the models warm-up');
+    await until(
+      () => mock.requests.at(-1)?.path === '/v1/models' && mock.requests.at(-1)!.closedAt !== undefined,
+      5000,
+      'the models warm-up',
+    );
     // The key is good enough to pass the mock's check; the scripted answer then quotes it.
     mock.enqueue({
       status: 401,
@@ -611,7 +674,11 @@ describe('AUTH_MODE=forward', () => {
     const { outcome, raw } = await ask(echoing, 'HTTP', input(), `Bearer ${FORWARD_KEY}`);
     received.pop();
     expect(chatCalls(mock).length).toBe(before + 1);
-    expect(outcome).toMatchObject({ __typename: 'AuthenticationError', source: 'UPSTREAM', message: expect.stringMatching(/^Incorrect API key provided: /) });
+    expect(outcome).toMatchObject({
+      __typename: 'AuthenticationError',
+      source: 'UPSTREAM',
+      message: expect.stringMatching(/^Incorrect API key provided: /),
+    });
     expect(echoing.rawLogs.filter((line) => line.includes(FORWARD_KEY))).toEqual([]);
     expect(raw).not.toContain(FORWARD_KEY);
   });
@@ -627,7 +694,12 @@ describe('AUTH_MODE=none', () => {
   });
 
   it('warns at start that anyone who reaches it spends the upstream key', () => {
-    expect(service.logs).toContainEqual(expect.objectContaining({ level: 40, msg: expect.stringMatching(/^AUTH_MODE=none: anyone who can reach this service spends the upstream key/) }));
+    expect(service.logs).toContainEqual(
+      expect.objectContaining({
+        level: 40,
+        msg: expect.stringMatching(/^AUTH_MODE=none: anyone who can reach this service spends the upstream key/),
+      }),
+    );
   });
 
   it('does not warn with an authenticating mode', async () => {
@@ -635,7 +707,7 @@ describe('AUTH_MODE=none', () => {
     expect(authenticated.logs.some((line) => line.level === 40)).toBe(false);
   });
 
-  it('serves everyone as `anonymous`, with the input\'s `user` sent upstream unchanged', async () => {
+  it("serves everyone as `anonymous`, with the input's `user` sent upstream unchanged", async () => {
     expect(await viewerOk(service)).toEqual({
       __typename: 'Viewer',
       clientId: 'anonymous',
@@ -723,7 +795,12 @@ describe('viewer limits', () => {
         models: ['chatql-*'],
       },
     ]);
-    const service = await start(mock, { AUTH_MODE: 'api-key', CLIENT_KEYS_FILE: file, CLIENT_MAX_CONNECTIONS: '3', ALLOWED_MODELS: 'chatql-mock,fail-*' });
+    const service = await start(mock, {
+      AUTH_MODE: 'api-key',
+      CLIENT_KEYS_FILE: file,
+      CLIENT_MAX_CONNECTIONS: '3',
+      ALLOWED_MODELS: 'chatql-mock,fail-*',
+    });
     const auth = `Bearer ${KEY_1}`;
     const midnight = new Date(new Date().setUTCHours(24, 0, 0, 0)).toISOString();
     const fresh = await viewerOk(service, auth);
@@ -774,8 +851,14 @@ describe('secrets', () => {
     // The JWTs were logged nowhere either: their signatures alone would be enough to replay them.
     const needles = secrets.flatMap((secret) => [secret, ...(secret.split('.').length === 3 ? [secret.split('.')[2]!] : [])]);
     for (const needle of needles.filter((text) => text.length >= 16)) {
-      expect(received.filter((text) => text.includes(needle)), `a response contains ${needle.slice(0, 8)}...`).toEqual([]);
-      expect(logLines.filter((line) => line.includes(needle)), `a log line contains ${needle.slice(0, 8)}...`).toEqual([]);
+      expect(
+        received.filter((text) => text.includes(needle)),
+        `a response contains ${needle.slice(0, 8)}...`,
+      ).toEqual([]);
+      expect(
+        logLines.filter((line) => line.includes(needle)),
+        `a log line contains ${needle.slice(0, 8)}...`,
+      ).toEqual([]);
     }
   });
 });

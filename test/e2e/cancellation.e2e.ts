@@ -148,7 +148,11 @@ class RawGraphQLWs {
     const completed = new Promise<void>((resolve) => this.streams.set(id, { events, complete: resolve }));
     void this.ready.then(() =>
       this.socket.send(
-        JSON.stringify({ id, type: 'subscribe', payload: { query: print(ChatCompletionStreamSubscription), variables: { input: chatInput } } }),
+        JSON.stringify({
+          id,
+          type: 'subscribe',
+          payload: { query: print(ChatCompletionStreamSubscription), variables: { input: chatInput } },
+        }),
       ),
     );
     return { id, events, completed };
@@ -271,7 +275,12 @@ describe('a mutation whose HTTP request the client aborts', () => {
   it('aborts its upstream request at once while the upstream hangs (fail-hang)', async () => {
     const text = marker();
     const controller = new AbortController();
-    const answer = postGraphQL(service, ChatCompletionMutation, { input: input('fail-hang', `Hello? ${text}`) }, { signal: controller.signal });
+    const answer = postGraphQL(
+      service,
+      ChatCompletionMutation,
+      { input: input('fail-hang', `Hello? ${text}`) },
+      { signal: controller.signal },
+    );
     answer.catch(() => undefined);
     const request = await waitForChatRequest(text);
     await sleep(300);

@@ -421,9 +421,7 @@ describe('retries (UPSTREAM_MAX_RETRIES 2)', () => {
     });
 
     it('500 three times → UpstreamUnavailableError after exactly 3 calls (a 4th would have succeeded)', async () => {
-      mock.enqueue(
-        ...times(3, { status: 500, body: errorEnvelope('The server had an error.', 'server_error', null, null) }),
-      );
+      mock.enqueue(...times(3, { status: 500, body: errorEnvelope('The server had an error.', 'server_error', null, null) }));
       const answer = await ask(service, transport, input());
       expectError(answer, unavailable(500));
       expect(chatCalls(mock)).toHaveLength(3);
@@ -663,7 +661,7 @@ const STACK_CASES: Array<{ name: string; message: string; frames: RegExp }> = [
   {
     name: 'a Node stack',
     message:
-      'TypeError: Cannot read properties of undefined (reading \'choices\')\n' +
+      "TypeError: Cannot read properties of undefined (reading 'choices')\n" +
       '    at handler (/srv/proxy/dist/routes/chat.js:41:17)\n' +
       '    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)',
     frames: /\n\s+at |\/srv\/proxy/,

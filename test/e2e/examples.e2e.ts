@@ -55,7 +55,10 @@ function expectWholeStream(events: StreamEvent[], prompt: string): void {
   expect(last.choices[0]?.message.content).toBe(streamed);
   expect(last.choices[0]?.finishReason).toBe('STOP');
   // Every chunk of the stream and the whole completion share the upstream's id.
-  expect(new Set(events.map((event) => (event.__typename === 'ChatCompletionChunk' || event.__typename === 'ChatCompletion' ? event.id : ''))).size).toBe(1);
+  expect(
+    new Set(events.map((event) => (event.__typename === 'ChatCompletionChunk' || event.__typename === 'ChatCompletion' ? event.id : '')))
+      .size,
+  ).toBe(1);
 }
 
 describe('Apollo Client (examples/apollo)', () => {

@@ -199,13 +199,20 @@ describe('1,000 live subscriptions dropped abruptly by their clients', () => {
         `${total} live upstream requests (${name})`,
       );
       const requests = chatRequests(mock, from);
-      expect(requests.filter((request) => request.closedAt !== undefined).length, `${name}: upstream requests closed before the drop`).toBe(0);
-      expect(await gauge(service, 'chatql_websocket_connections'), `${name}: WebSocket connections while live`).toBe(wsConnections + connections);
+      expect(requests.filter((request) => request.closedAt !== undefined).length, `${name}: upstream requests closed before the drop`).toBe(
+        0,
+      );
+      expect(await gauge(service, 'chatql_websocket_connections'), `${name}: WebSocket connections while live`).toBe(
+        wsConnections + connections,
+      );
 
       const droppedAt = performance.now();
       for (const socket of sockets) socket.socket.terminate();
       for (const stream of sseStreams) stream.abort();
-      const closed = await Promise.race([Promise.all(requests.map((request) => request.closed)).then(() => true), sleep(15_000).then(() => false)]);
+      const closed = await Promise.race([
+        Promise.all(requests.map((request) => request.closed)).then(() => true),
+        sleep(15_000).then(() => false),
+      ]);
       const closedCount = requests.filter((request) => request.closedAt !== undefined).length;
       const abortedCount = requests.filter((request) => request.aborted).length;
       const slowestMs = Math.max(...requests.map((request) => (request.closedAt ?? Infinity) - droppedAt));
@@ -215,7 +222,8 @@ describe('1,000 live subscriptions dropped abruptly by their clients', () => {
       await until(() => mock.openRequests() === 0, 10_000, `${name}: no open upstream request`);
       let wsLeft = -1;
       const deadline = performance.now() + 10_000;
-      while ((wsLeft = await gauge(service, 'chatql_websocket_connections')) !== wsConnections && performance.now() < deadline) await sleep(50);
+      while ((wsLeft = await gauge(service, 'chatql_websocket_connections')) !== wsConnections && performance.now() < deadline)
+        await sleep(50);
       expect(wsLeft, `${name}: WebSocket connections back to the baseline ${wsConnections}`).toBe(wsConnections);
       await Promise.all([...wsStreams, ...sseStreams].map((stream) => stream.done));
       const live = [...wsStreams, ...sseStreams].filter((stream) => stream.events > 0).length;
@@ -265,7 +273,8 @@ describe('SIGTERM to the real process during 200 live streams and 200 mutations'
           body: JSON.stringify({ query: MUTATION_QUERY, variables: { input: chatInput } }),
         });
         const body = (await response.json()) as { data?: { chatCompletion?: StreamOutcome['terminal'] }; errors?: unknown };
-        if (response.status !== 200 || body.errors) return { result: null, failure: `HTTP ${response.status} ${JSON.stringify(body.errors)}` };
+        if (response.status !== 200 || body.errors)
+          return { result: null, failure: `HTTP ${response.status} ${JSON.stringify(body.errors)}` };
         return { result: body.data?.chatCompletion ?? null, failure: null };
       } catch (error) {
         return { result: null, failure: `fetch failed: ${String(error)}` };
@@ -296,8 +305,13 @@ describe('SIGTERM to the real process during 200 live streams and 200 mutations'
     const liveMs = performance.now() - startedAt;
     const live = chatRequests(mock, from);
     const openAtSigterm = live.filter((request) => request.closedAt === undefined).length;
-    const finishedEarly = live.filter((request) => request.closedAt !== undefined).map((request) => JSON.stringify(request.body).match(/(short|long|slow|hang) \d+/)?.[0]);
-    expect(openAtSigterm, `all 400 upstream requests in flight when SIGTERM was sent, ${(performance.now() - startedAt).toFixed(0)} ms after the first (200 live after ${firstHalfMs.toFixed(0)} ms) (finished early: ${finishedEarly.slice(0, 5).join(', ')})`).toBe(400);
+    const finishedEarly = live
+      .filter((request) => request.closedAt !== undefined)
+      .map((request) => JSON.stringify(request.body).match(/(short|long|slow|hang) \d+/)?.[0]);
+    expect(
+      openAtSigterm,
+      `all 400 upstream requests in flight when SIGTERM was sent, ${(performance.now() - startedAt).toFixed(0)} ms after the first (200 live after ${firstHalfMs.toFixed(0)} ms) (finished early: ${finishedEarly.slice(0, 5).join(', ')})`,
+    ).toBe(400);
 
     const [hanging, slow] = await Promise.all([Promise.all(hangingMutations), Promise.all(slowMutations)]);
     await Promise.all([...longStreams, ...shortStreams].map((one) => one.done));
@@ -311,22 +325,36 @@ describe('SIGTERM to the real process during 200 live streams and 200 mutations'
         answer: one.completed && one.failure === null ? answered(one.terminal) : 'cut off',
         detail: one.failure ?? JSON.stringify(one.terminal),
       })),
-      ...[...hanging, ...slow].map((one) => ({ kind: 'mutation', answer: one.failure === null ? answered(one.result) : 'cut off', detail: one.failure ?? JSON.stringify(one.result) })),
+      ...[...hanging, ...slow].map((one) => ({
+        kind: 'mutation',
+        answer: one.failure === null ? answered(one.result) : 'cut off',
+        detail: one.failure ?? JSON.stringify(one.result),
+      })),
     ];
-    const count = (answer: string, kind?: string) => outcomes.filter((one) => one.answer === answer && (kind === undefined || one.kind === kind)).length;
+    const count = (answer: string, kind?: string) =>
+      outcomes.filter((one) => one.answer === answer && (kind === undefined || one.kind === kind)).length;
     const summary =
       `answered ${count('finished') + count('retryable')}/400: finished ${count('finished')} (streams ${count('finished', 'stream')}, mutations ${count('finished', 'mutation')}), ` +
       `stopped with a retryable error ${count('retryable')} (streams ${count('retryable', 'stream')}, mutations ${count('retryable', 'mutation')}), ` +
       `cut off ${count('cut off')}, other ${count('other')}; all 400 live ${liveMs.toFixed(0)} ms after the first, then SIGTERM; exit code ${code} ${ms.toFixed(0)} ms after SIGTERM (grace ${graceMs} ms)`;
     console.log(`[faults-load] SIGTERM: ${summary}`);
-    const problems = outcomes.filter((one) => one.answer === 'cut off' || one.answer === 'other').slice(0, 3).map((one) => one.detail);
+    const problems = outcomes
+      .filter((one) => one.answer === 'cut off' || one.answer === 'other')
+      .slice(0, 3)
+      .map((one) => one.detail);
     expect(count('cut off') + count('other'), `none cut off silently (${summary}; e.g. ${problems.join(' | ')})`).toBe(0);
     // The ones that had time finished whole; the rest got "shutting down".
-    expect(shortStreams.filter((one) => one.terminal?.__typename === 'ChatCompletion').length, `short streams finished (${summary})`).toBe(100);
-    expect(slow.filter((one) => one.result?.__typename === 'ChatCompletion').length, `slow-headers mutations finished (${summary})`).toBe(100);
+    expect(shortStreams.filter((one) => one.terminal?.__typename === 'ChatCompletion').length, `short streams finished (${summary})`).toBe(
+      100,
+    );
+    expect(slow.filter((one) => one.result?.__typename === 'ChatCompletion').length, `slow-headers mutations finished (${summary})`).toBe(
+      100,
+    );
     const shuttingDown = [...longStreams.map((one) => one.terminal), ...hanging.map((one) => one.result)];
     expect(
-      shuttingDown.filter((one) => one?.__typename === 'UpstreamUnavailableError' && one.retryable === true && /shutting down/i.test(one.message ?? '')).length,
+      shuttingDown.filter(
+        (one) => one?.__typename === 'UpstreamUnavailableError' && one.retryable === true && /shutting down/i.test(one.message ?? ''),
+      ).length,
       `long streams and hanging mutations stopped with a retryable "shutting down" (${summary})`,
     ).toBe(200);
     expect(code, summary).toBe(0);
@@ -347,7 +375,7 @@ describe('a client too slow to read', () => {
   const mockOptions = { wordDelayMs: 1, bench: { chunkCount: 10_000, chunkBytes: 2048 } };
   const sendTimeoutMs = 2000;
 
-  it('graphql-ws: terminated (1006) after SLOW_CLIENT_TIMEOUT_MS 2000 (+ < 1.5 s), upstream aborted < 1 s later, service buffer < 64 KiB, heap growth < 20 MB, other client\'s streams all whole', async () => {
+  it("graphql-ws: terminated (1006) after SLOW_CLIENT_TIMEOUT_MS 2000 (+ < 1.5 s), upstream aborted < 1 s later, service buffer < 64 KiB, heap growth < 20 MB, other client's streams all whole", async () => {
     const mock = await startMock(mockOptions);
     const service = await startService(mock, { LOG_LEVEL: 'warn', SLOW_CLIENT_TIMEOUT_MS: String(sendTimeoutMs) });
 
@@ -405,9 +433,13 @@ describe('a client too slow to read', () => {
     console.log(`[faults-load] slow graphql-ws reader: ${summary}`);
     expect(upstream.aborted, `the upstream request was aborted (${summary})`).toBe(true);
     expect(cut?.stuckMs, `cut once SLOW_CLIENT_TIMEOUT_MS had passed (${summary})`).toBeGreaterThanOrEqual(sendTimeoutMs);
-    expect(cut?.stuckMs, `cut within SLOW_CLIENT_TIMEOUT_MS + 1.5 s (the check runs every 500 ms here) (${summary})`).toBeLessThan(sendTimeoutMs + 1500);
+    expect(cut?.stuckMs, `cut within SLOW_CLIENT_TIMEOUT_MS + 1.5 s (the check runs every 500 ms here) (${summary})`).toBeLessThan(
+      sendTimeoutMs + 1500,
+    );
     expect(afterCutMs, `upstream closed within 1 s of the cut (${summary})`).toBeLessThan(1000);
-    expect(closedMs, `upstream closed within SLOW_CLIENT_TIMEOUT_MS + 6 s of the client's last event (${summary})`).toBeLessThan(sendTimeoutMs + 6000);
+    expect(closedMs, `upstream closed within SLOW_CLIENT_TIMEOUT_MS + 6 s of the client's last event (${summary})`).toBeLessThan(
+      sendTimeoutMs + 6000,
+    );
     expect(slow.closeCode, `terminated without a close frame (${summary})`).toBe(1006);
     expect(stuck.completed).toBe(false);
     expect(cut?.bufferedBytes, `the service's buffer for the slow socket under 64 KiB (${summary})`).toBeLessThan(64 * 1024);
@@ -436,7 +468,11 @@ describe('a client too slow to read', () => {
       `POST /graphql HTTP/1.1\r\nHost: ${url.host}\r\ncontent-type: application/json\r\naccept: text/event-stream\r\n` +
         `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
-    await until(() => chatRequests(mock, from).length === 1 && socket.isPaused(), 5000, 'the SSE stream to start and the client to stop reading');
+    await until(
+      () => chatRequests(mock, from).length === 1 && socket.isPaused(),
+      5000,
+      'the SSE stream to start and the client to stop reading',
+    );
     const upstream = chatRequests(mock, from)[0]!;
     const pausedAt = performance.now();
     await sleep(500);
@@ -461,7 +497,10 @@ describe('a client too slow to read', () => {
     expect(closedMs, `dropped no sooner than SLOW_CLIENT_TIMEOUT_MS (${summary})`).toBeGreaterThan(2000);
     // The kernel's socket buffers take a few MB before bytes start waiting in the service.
     expect(closedMs, `dropped within SLOW_CLIENT_TIMEOUT_MS + 6 s of the client stopping (${summary})`).toBeLessThan(8000);
-    expect(service.rawLogs.some((line) => line.includes('SSE client stopped reading')), summary).toBe(true);
+    expect(
+      service.rawLogs.some((line) => line.includes('SSE client stopped reading')),
+      summary,
+    ).toBe(true);
     await until(() => service.app.operations.size === 0, 5000, 'no running operation');
   }, 30_000);
 });

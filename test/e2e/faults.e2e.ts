@@ -20,7 +20,15 @@ import type { MockUpstream } from '../../src/mock-upstream/server.js';
 import type { ChatCompletionInput } from '../gql/graphql.js';
 import { createWsClient, subscribeWs } from '../utils/clients.js';
 import { ChatCompletionStreamSubscription } from '../utils/operations.js';
-import { ALL_TRANSPORTS, ask, chatCalls, type Chunk, expectError, startWarmService, SUBSCRIPTION_TRANSPORTS as STREAMS } from '../utils/answers.js';
+import {
+  ALL_TRANSPORTS,
+  ask,
+  chatCalls,
+  type Chunk,
+  expectError,
+  startWarmService,
+  SUBSCRIPTION_TRANSPORTS as STREAMS,
+} from '../utils/answers.js';
 import { metric } from '../utils/metrics.js';
 import { refusedPort, startMock, startService, type TestService, until } from '../utils/servers.js';
 
@@ -63,63 +71,75 @@ describe('upstream faults', () => {
   beforeEach(() => mock.reset());
 
   describe(`slow headers (fail-slow-headers: ${SLOW_HEADERS_MS} ms; UPSTREAM_TIMEOUT_MS=500)`, () => {
-    it.each(ALL_TRANSPORTS)('over %s → UpstreamTimeoutError after 500 ms (≥ 450, < 1900), 1 upstream call (not retried), closed', async (transport) => {
-      const answer = await ask(service, transport, input('fail-slow-headers'));
-      expectError(answer, timeoutError, [mock.url, `127.0.0.1:${mock.port}`]);
-      expect(answer.chunks).toEqual([]);
-      expect(answer.ms, 'waited the header timeout').toBeGreaterThanOrEqual(450);
-      expect(answer.ms, 'before the headers would have come').toBeLessThan(SLOW_HEADERS_MS - 100);
-      const calls = chatCalls(mock);
-      expect(calls, 'a header timeout is not retried: 1 call').toHaveLength(1);
-      await Promise.race([calls[0]!.closed, new Promise((resolve) => setTimeout(resolve, 3000))]);
-      expect(calls[0]!.aborted, 'the upstream request was aborted').toBe(true);
-      await expectRecovered(service, mock);
-    });
+    it.each(ALL_TRANSPORTS)(
+      'over %s → UpstreamTimeoutError after 500 ms (≥ 450, < 1900), 1 upstream call (not retried), closed',
+      async (transport) => {
+        const answer = await ask(service, transport, input('fail-slow-headers'));
+        expectError(answer, timeoutError, [mock.url, `127.0.0.1:${mock.port}`]);
+        expect(answer.chunks).toEqual([]);
+        expect(answer.ms, 'waited the header timeout').toBeGreaterThanOrEqual(450);
+        expect(answer.ms, 'before the headers would have come').toBeLessThan(SLOW_HEADERS_MS - 100);
+        const calls = chatCalls(mock);
+        expect(calls, 'a header timeout is not retried: 1 call').toHaveLength(1);
+        await Promise.race([calls[0]!.closed, new Promise((resolve) => setTimeout(resolve, 3000))]);
+        expect(calls[0]!.aborted, 'the upstream request was aborted').toBe(true);
+        await expectRecovered(service, mock);
+      },
+    );
   });
 
   describe('headers, then silence (fail-headers-only; UPSTREAM_IDLE_TIMEOUT_MS=400)', () => {
-    it.each(ALL_TRANSPORTS)('over %s → UpstreamTimeoutError saying "stalled" after 400 ms, no chunk, 1 upstream call, closed', async (transport) => {
-      const answer = await ask(service, transport, input('fail-headers-only'));
-      expectError(answer, timeoutError, [mock.url]);
-      expect(answer.outcome.__typename === 'UpstreamTimeoutError' && answer.outcome.message).toMatch(/stalled/);
-      expect(answer.chunks).toEqual([]);
-      expect(answer.ms, 'waited the idle timeout').toBeGreaterThanOrEqual(350);
-      expect(answer.ms).toBeLessThan(5000);
-      const calls = chatCalls(mock);
-      // A stall before the first chunk waited the whole idle budget, like a header timeout: not retried.
-      expect(calls, 'not retried: 1 call').toHaveLength(1);
-      await Promise.race([calls[0]!.closed, new Promise((resolve) => setTimeout(resolve, 3000))]);
-      expect(calls[0]!.closedAt, 'the upstream request was closed').toBeDefined();
-      expect(calls[0]!.aborted).toBe(true);
-      await expectRecovered(service, mock);
-    });
+    it.each(ALL_TRANSPORTS)(
+      'over %s → UpstreamTimeoutError saying "stalled" after 400 ms, no chunk, 1 upstream call, closed',
+      async (transport) => {
+        const answer = await ask(service, transport, input('fail-headers-only'));
+        expectError(answer, timeoutError, [mock.url]);
+        expect(answer.outcome.__typename === 'UpstreamTimeoutError' && answer.outcome.message).toMatch(/stalled/);
+        expect(answer.chunks).toEqual([]);
+        expect(answer.ms, 'waited the idle timeout').toBeGreaterThanOrEqual(350);
+        expect(answer.ms).toBeLessThan(5000);
+        const calls = chatCalls(mock);
+        // A stall before the first chunk waited the whole idle budget, like a header timeout: not retried.
+        expect(calls, 'not retried: 1 call').toHaveLength(1);
+        await Promise.race([calls[0]!.closed, new Promise((resolve) => setTimeout(resolve, 3000))]);
+        expect(calls[0]!.closedAt, 'the upstream request was closed').toBeDefined();
+        expect(calls[0]!.aborted).toBe(true);
+        await expectRecovered(service, mock);
+      },
+    );
   });
 
   describe('a stall mid-stream (fail-stall: headers and a few words, then silence; UPSTREAM_IDLE_TIMEOUT_MS=400)', () => {
-    it.each(STREAMS)('over %s → the words, then UpstreamTimeoutError saying "stalled" as the terminal event, 1 upstream call, closed', async (transport) => {
-      const answer = await ask(service, transport, input('fail-stall'));
-      expect(answer.chunks.length, 'role chunk and 3 words before the stall').toBe(4);
-      expect(streamedText(answer.chunks).length).toBeGreaterThan(0);
-      expectError(answer, timeoutError, [mock.url]);
-      expect(answer.outcome.__typename === 'UpstreamTimeoutError' && answer.outcome.message).toMatch(/stalled/);
-      const calls = chatCalls(mock);
-      expect(calls, 'never retried after the first chunk: 1 call').toHaveLength(1);
-      await Promise.race([calls[0]!.closed, new Promise((resolve) => setTimeout(resolve, 3000))]);
-      expect(calls[0]!.aborted, 'the upstream request was aborted').toBe(true);
-      await expectRecovered(service, mock);
-    });
+    it.each(STREAMS)(
+      'over %s → the words, then UpstreamTimeoutError saying "stalled" as the terminal event, 1 upstream call, closed',
+      async (transport) => {
+        const answer = await ask(service, transport, input('fail-stall'));
+        expect(answer.chunks.length, 'role chunk and 3 words before the stall').toBe(4);
+        expect(streamedText(answer.chunks).length).toBeGreaterThan(0);
+        expectError(answer, timeoutError, [mock.url]);
+        expect(answer.outcome.__typename === 'UpstreamTimeoutError' && answer.outcome.message).toMatch(/stalled/);
+        const calls = chatCalls(mock);
+        expect(calls, 'never retried after the first chunk: 1 call').toHaveLength(1);
+        await Promise.race([calls[0]!.closed, new Promise((resolve) => setTimeout(resolve, 3000))]);
+        expect(calls[0]!.aborted, 'the upstream request was aborted').toBe(true);
+        await expectRecovered(service, mock);
+      },
+    );
   });
 
   describe('a malformed JSON chunk (fail-malformed)', () => {
-    it.each(STREAMS)('over %s → the words, then UpstreamUnavailableError (not retryable: a malformed answer), 1 upstream call', async (transport) => {
-      const answer = await ask(service, transport, input('fail-malformed'));
-      expect(answer.chunks.length, 'role chunk and 3 words before the bad chunk').toBe(4);
-      expectError(answer, unavailable(null, false), [mock.url]);
-      expect(answer.outcome.__typename === 'UpstreamUnavailableError' && answer.outcome.message).toMatch(/malformed/);
-      expect(answer.raw, 'the bad bytes are not passed on').not.toContain('chatcmpl-malformed');
-      expect(chatCalls(mock)).toHaveLength(1);
-      await expectRecovered(service, mock);
-    });
+    it.each(STREAMS)(
+      'over %s → the words, then UpstreamUnavailableError (not retryable: a malformed answer), 1 upstream call',
+      async (transport) => {
+        const answer = await ask(service, transport, input('fail-malformed'));
+        expect(answer.chunks.length, 'role chunk and 3 words before the bad chunk').toBe(4);
+        expectError(answer, unavailable(null, false), [mock.url]);
+        expect(answer.outcome.__typename === 'UpstreamUnavailableError' && answer.outcome.message).toMatch(/malformed/);
+        expect(answer.raw, 'the bad bytes are not passed on').not.toContain('chatcmpl-malformed');
+        expect(chatCalls(mock)).toHaveLength(1);
+        await expectRecovered(service, mock);
+      },
+    );
 
     it('over mutation (a truncated JSON body) → UpstreamUnavailableError (not retryable), 1 upstream call', async () => {
       const answer = await ask(service, 'mutation', input('fail-malformed'));
@@ -132,32 +152,39 @@ describe('upstream faults', () => {
   // Decided: delivered intact. A chunk is passed on as it came; a limit would only turn an
   // upstream's legitimate (if odd) answer into an error the client cannot act on.
   describe(`a chunk of ${HUGE_CHUNK_BYTES / 1024 / 1024} MiB (fail-huge-chunk)`, () => {
-    it.each(ALL_TRANSPORTS)(`over %s → delivered intact: ${HUGE_CHUNK_BYTES} characters, in one chunk and in the ChatCompletion`, async (transport) => {
-      const answer = await ask(service, transport, input('fail-huge-chunk'));
-      expect(answer.outcome.__typename).toBe('ChatCompletion');
-      if (answer.outcome.__typename !== 'ChatCompletion') return;
-      const content = answer.outcome.choices[0]?.message.content ?? '';
-      expect(content.length).toBe(HUGE_CHUNK_BYTES);
-      expect(content === hugeChunkText(), 'the content, byte for byte').toBe(true);
-      if (transport !== 'mutation') {
-        const withContent = answer.chunks.filter((chunk) => (chunk.choices[0]?.delta.content ?? '') !== '');
-        expect(withContent, 'one content chunk').toHaveLength(1);
-        expect(streamedText(answer.chunks) === hugeChunkText(), 'the chunk, byte for byte').toBe(true);
-      }
-      expect(chatCalls(mock)).toHaveLength(1);
-      await expectRecovered(service, mock);
-    }, 30_000);
+    it.each(ALL_TRANSPORTS)(
+      `over %s → delivered intact: ${HUGE_CHUNK_BYTES} characters, in one chunk and in the ChatCompletion`,
+      async (transport) => {
+        const answer = await ask(service, transport, input('fail-huge-chunk'));
+        expect(answer.outcome.__typename).toBe('ChatCompletion');
+        if (answer.outcome.__typename !== 'ChatCompletion') return;
+        const content = answer.outcome.choices[0]?.message.content ?? '';
+        expect(content.length).toBe(HUGE_CHUNK_BYTES);
+        expect(content === hugeChunkText(), 'the content, byte for byte').toBe(true);
+        if (transport !== 'mutation') {
+          const withContent = answer.chunks.filter((chunk) => (chunk.choices[0]?.delta.content ?? '') !== '');
+          expect(withContent, 'one content chunk').toHaveLength(1);
+          expect(streamedText(answer.chunks) === hugeChunkText(), 'the chunk, byte for byte').toBe(true);
+        }
+        expect(chatCalls(mock)).toHaveLength(1);
+        await expectRecovered(service, mock);
+      },
+      30_000,
+    );
   });
 
   describe('no [DONE] and no finish reason: the body ends cleanly mid-answer (fail-no-done)', () => {
-    it.each(STREAMS)('over %s → the words, then UpstreamUnavailableError (the stream ended before the answer was complete), 1 upstream call', async (transport) => {
-      const answer = await ask(service, transport, input('fail-no-done'));
-      expect(answer.chunks.length).toBe(4);
-      expectError(answer, unavailable(null), [mock.url]);
-      expect(answer.outcome.__typename === 'UpstreamUnavailableError' && answer.outcome.message).toMatch(/ended before/);
-      expect(chatCalls(mock)).toHaveLength(1);
-      await expectRecovered(service, mock);
-    });
+    it.each(STREAMS)(
+      'over %s → the words, then UpstreamUnavailableError (the stream ended before the answer was complete), 1 upstream call',
+      async (transport) => {
+        const answer = await ask(service, transport, input('fail-no-done'));
+        expect(answer.chunks.length).toBe(4);
+        expectError(answer, unavailable(null), [mock.url]);
+        expect(answer.outcome.__typename === 'UpstreamUnavailableError' && answer.outcome.message).toMatch(/ended before/);
+        expect(chatCalls(mock)).toHaveLength(1);
+        await expectRecovered(service, mock);
+      },
+    );
   });
 });
 
@@ -169,18 +196,21 @@ describe('a DNS failure (a name under .invalid)', () => {
     service = await startService(null, { OPENAI_BASE_URL: `http://${host}/v1`, UPSTREAM_BREAKER_THRESHOLD: '0' });
   });
 
-  it.each(ALL_TRANSPORTS)('over %s → UpstreamUnavailableError without status after 3 attempts, the host named nowhere', async (transport) => {
-    const attempts = () => service.logs.filter((line) => line.upstream === 'primary' && typeof line.attempt === 'number').length;
-    const before = attempts();
-    const answer = await ask(service, transport, input());
-    expectError(answer, unavailable(null), [host]);
-    expect(attempts() - before, 'the first attempt and 2 retries, each logged').toBe(3);
-    for (const line of service.rawLogs) expect(line).not.toContain(host);
-  }, 30_000);
+  it.each(ALL_TRANSPORTS)(
+    'over %s → UpstreamUnavailableError without status after 3 attempts, the host named nowhere',
+    async (transport) => {
+      const attempts = () => service.logs.filter((line) => line.upstream === 'primary' && typeof line.attempt === 'number').length;
+      const before = attempts();
+      const answer = await ask(service, transport, input());
+      expectError(answer, unavailable(null), [host]);
+      expect(attempts() - before, 'the first attempt and 2 retries, each logged').toBe(3);
+      for (const line of service.rawLogs) expect(line).not.toContain(host);
+    },
+    30_000,
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
-
 
 interface BreakerJson {
   state: string;
@@ -269,11 +299,10 @@ describe('circuit breakers per model (UPSTREAM_BREAKER_THRESHOLD=3, UPSTREAM_BRE
       const served = await ask(service, transport, input('chatql-mock'));
       expect(served.outcome.__typename, `${transport}: another model is served`).toBe('ChatCompletion');
     }
-    expect(chatCalls(mock).map((request) => (request.body as { model: string }).model), 'only chatql-mock reached the upstream').toEqual([
-      'chatql-mock',
-      'chatql-mock',
-      'chatql-mock',
-    ]);
+    expect(
+      chatCalls(mock).map((request) => (request.body as { model: string }).model),
+      'only chatql-mock reached the upstream',
+    ).toEqual(['chatql-mock', 'chatql-mock', 'chatql-mock']);
   });
 
   it('after the cool-down, lets 1 probe through (half-open: 2) and refuses others meanwhile; a cancelled probe hands the probe on; a success closes it (0)', async () => {
@@ -294,14 +323,18 @@ describe('circuit breakers per model (UPSTREAM_BREAKER_THRESHOLD=3, UPSTREAM_BRE
     expect(chatCalls(mock), 'only the probe reached the upstream').toHaveLength(1);
     probe.stop();
     await until(() => mock.openRequests() === 0, 3000, 'the probe to be aborted');
-    expect((await readiness(service)).body.upstream.openBreakers, 'a cancelled probe proves nothing').toMatchObject([{ model: 'chatql-mock', state: 'halfOpen' }]);
+    expect((await readiness(service)).body.upstream.openBreakers, 'a cancelled probe proves nothing').toMatchObject([
+      { model: 'chatql-mock', state: 'halfOpen' },
+    ]);
 
     const probed = await ask(service, 'mutation', input());
     expect(probed.outcome.__typename, probed.raw).toBe('ChatCompletion');
     expect(chatCalls(mock), 'the next call was the probe').toHaveLength(2);
     expect((await readiness(service)).body.upstream.openBreakers).toEqual([]);
     expect(await metric(service, modelSeries('chatql-mock'))).toBe(0);
-    expect(service.logs.some((line) => line.msg === 'upstream circuit breaker closed: the probe succeeded' && line.model === 'chatql-mock')).toBe(true);
+    expect(
+      service.logs.some((line) => line.msg === 'upstream circuit breaker closed: the probe succeeded' && line.model === 'chatql-mock'),
+    ).toBe(true);
     await expectRecovered(service, mock);
   });
 
@@ -373,23 +406,30 @@ describe('fallbacks (UPSTREAM_FALLBACKS)', () => {
     beforeAll(async () => {
       fallback = await startMock();
       primaryUrl = `http://127.0.0.1:${await refusedPort()}/v1`;
-      service = await startService(null, { OPENAI_BASE_URL: primaryUrl, UPSTREAM_FALLBACKS: fallback.url, UPSTREAM_BREAKER_THRESHOLD: '0' });
+      service = await startService(null, {
+        OPENAI_BASE_URL: primaryUrl,
+        UPSTREAM_FALLBACKS: fallback.url,
+        UPSTREAM_BREAKER_THRESHOLD: '0',
+      });
     });
 
-    it.each(ALL_TRANSPORTS)('over %s → a ChatCompletion from fallback-1 after the primary\'s 3 attempts; 1 call to the fallback; logged', async (transport) => {
-      fallback.reset();
-      const answer = await ask(service, transport, input('chatql-mock', `fallback over ${transport}`));
-      expect(answer.outcome.__typename, answer.raw).toBe('ChatCompletion');
-      if (answer.outcome.__typename === 'ChatCompletion') {
-        expect(answer.outcome.model).toBe('chatql-mock');
-        expect(answer.outcome.choices[0]?.message.content).toContain(`fallback over ${transport}`);
-      }
-      expect(chatCalls(fallback)).toHaveLength(1);
-      expect(answer.raw).not.toContain(primaryUrl);
-      expect(answer.raw).not.toContain(fallback.url);
-      const line = operationLines(service).at(-1);
-      expect(line).toMatchObject({ upstream: 'fallback-1', outcome: 'ChatCompletion', retries: 2 });
-    });
+    it.each(ALL_TRANSPORTS)(
+      "over %s → a ChatCompletion from fallback-1 after the primary's 3 attempts; 1 call to the fallback; logged",
+      async (transport) => {
+        fallback.reset();
+        const answer = await ask(service, transport, input('chatql-mock', `fallback over ${transport}`));
+        expect(answer.outcome.__typename, answer.raw).toBe('ChatCompletion');
+        if (answer.outcome.__typename === 'ChatCompletion') {
+          expect(answer.outcome.model).toBe('chatql-mock');
+          expect(answer.outcome.choices[0]?.message.content).toContain(`fallback over ${transport}`);
+        }
+        expect(chatCalls(fallback)).toHaveLength(1);
+        expect(answer.raw).not.toContain(primaryUrl);
+        expect(answer.raw).not.toContain(fallback.url);
+        const line = operationLines(service).at(-1);
+        expect(line).toMatchObject({ upstream: 'fallback-1', outcome: 'ChatCompletion', retries: 2 });
+      },
+    );
 
     it('/metrics counts 3 fallbacks used; /readyz lists fallback-1 by name (no URL)', async () => {
       expect(await metric(service, 'chatql_upstream_fallbacks_total{upstream="fallback-1"}')).toBe(3);
@@ -430,14 +470,17 @@ describe('fallbacks (UPSTREAM_FALLBACKS)', () => {
     });
     beforeEach(() => mock.reset());
 
-    it.each(ALL_TRANSPORTS)('over %s, fail-500 → 3 calls for fail-500, then 1 for chatql-mock, which answers with its own model', async (transport) => {
-      const answer = await ask(service, transport, input('fail-500'));
-      expect(answer.outcome.__typename, answer.raw).toBe('ChatCompletion');
-      if (answer.outcome.__typename === 'ChatCompletion') expect(answer.outcome.model).toBe('chatql-mock');
-      const models = chatCalls(mock).map((request) => (request.body as { model: string }).model);
-      expect(models).toEqual(['fail-500', 'fail-500', 'fail-500', 'chatql-mock']);
-      expect(operationLines(service).at(-1)).toMatchObject({ upstream: 'fallback-1', model: 'fail-500' });
-    });
+    it.each(ALL_TRANSPORTS)(
+      'over %s, fail-500 → 3 calls for fail-500, then 1 for chatql-mock, which answers with its own model',
+      async (transport) => {
+        const answer = await ask(service, transport, input('fail-500'));
+        expect(answer.outcome.__typename, answer.raw).toBe('ChatCompletion');
+        if (answer.outcome.__typename === 'ChatCompletion') expect(answer.outcome.model).toBe('chatql-mock');
+        const models = chatCalls(mock).map((request) => (request.body as { model: string }).model);
+        expect(models).toEqual(['fail-500', 'fail-500', 'fail-500', 'chatql-mock']);
+        expect(operationLines(service).at(-1)).toMatchObject({ upstream: 'fallback-1', model: 'fail-500' });
+      },
+    );
 
     it.each(ALL_TRANSPORTS)('over %s, a 4xx is the answer: fail-400 → InvalidRequestError after 1 call, no fallback', async (transport) => {
       const answer = await ask(service, transport, input('fail-400'));
@@ -451,13 +494,16 @@ describe('fallbacks (UPSTREAM_FALLBACKS)', () => {
       expect(chatCalls(mock)).toHaveLength(1);
     });
 
-    it.each(STREAMS)('over %s, no fallback after the first chunk: fail-break → its chunks, then UpstreamUnavailableError, 1 upstream call', async (transport) => {
-      const answer = await ask(service, transport, input('fail-break'));
-      expect(answer.chunks.length).toBeGreaterThan(0);
-      expectError(answer, unavailable(null));
-      expect(chatCalls(mock).map((request) => (request.body as { model: string }).model)).toEqual(['fail-break']);
-      expect(operationLines(service).at(-1)?.upstream, 'served by the primary').toBeUndefined();
-    });
+    it.each(STREAMS)(
+      'over %s, no fallback after the first chunk: fail-break → its chunks, then UpstreamUnavailableError, 1 upstream call',
+      async (transport) => {
+        const answer = await ask(service, transport, input('fail-break'));
+        expect(answer.chunks.length).toBeGreaterThan(0);
+        expectError(answer, unavailable(null));
+        expect(chatCalls(mock).map((request) => (request.body as { model: string }).model)).toEqual(['fail-break']);
+        expect(operationLines(service).at(-1)?.upstream, 'served by the primary').toBeUndefined();
+      },
+    );
 
     it('over graphql-ws, no fallback after the first chunk: a mid-stream stall of the primary (UPSTREAM_IDLE_TIMEOUT_MS) is its terminal error', async () => {
       const stallService = await startWarmService(mock, {
@@ -473,7 +519,7 @@ describe('fallbacks (UPSTREAM_FALLBACKS)', () => {
     });
   });
 
-  it('when every target fails, the answer is the primary\'s error: refused primary, fallback 503 → UpstreamUnavailableError without status', async () => {
+  it("when every target fails, the answer is the primary's error: refused primary, fallback 503 → UpstreamUnavailableError without status", async () => {
     const fallback = await startMock();
     const service = await startService(null, {
       OPENAI_BASE_URL: `http://127.0.0.1:${await refusedPort()}/v1`,

@@ -111,7 +111,7 @@ function deepQuery(levels: number): string {
 const TRANSPORTS: Transport[] = ['HTTP', 'SSE', 'graphql-ws'];
 
 describe.each(TRANSPORTS)('document limits over %s', (transport) => {
-  it('refuses a 25-level query and accepts GraphiQL\'s introspection query', async () => {
+  it("refuses a 25-level query and accepts GraphiQL's introspection query", async () => {
     const deep = await run(transport, deepQuery(25));
     expect(deep.data ?? undefined).toBeUndefined();
     expect(messages(deep)).toMatch(/depth limit of 20 exceeded/i);
@@ -129,7 +129,10 @@ describe.each(TRANSPORTS)('document limits over %s', (transport) => {
     const tokens = await run(transport, `{ ${'__typename '.repeat(2100)}}`);
     expect(messages(tokens)).toMatch(/token limit of 2000 exceeded/i);
 
-    const directives = await run(transport, `{ ${Array.from({ length: 11 }, (_, i) => `t${i}: __typename @include(if: true)`).join(' ')} }`);
+    const directives = await run(
+      transport,
+      `{ ${Array.from({ length: 11 }, (_, i) => `t${i}: __typename @include(if: true)`).join(' ')} }`,
+    );
     expect(messages(directives)).toMatch(/directives limit of 10 exceeded/i);
 
     const before = mock.requests.length;
@@ -298,13 +301,23 @@ describe('cross-site requests (CSRF)', () => {
   });
 
   it('allows same-origin, allowed-origin and non-browser POSTs', async () => {
-    const sameOrigin = await postGraphQL(service, ChatCompletionMutation, { input: input('same origin') }, {
-      headers: { origin: service.url, 'sec-fetch-site': 'same-origin' },
-    });
+    const sameOrigin = await postGraphQL(
+      service,
+      ChatCompletionMutation,
+      { input: input('same origin') },
+      {
+        headers: { origin: service.url, 'sec-fetch-site': 'same-origin' },
+      },
+    );
     expect(sameOrigin.body.data?.chatCompletion.__typename).toBe('ChatCompletion');
-    const allowed = await postGraphQL(service, ChatCompletionMutation, { input: input('allowed origin') }, {
-      headers: { origin: 'http://localhost:5173', 'sec-fetch-site': 'same-site' },
-    });
+    const allowed = await postGraphQL(
+      service,
+      ChatCompletionMutation,
+      { input: input('allowed origin') },
+      {
+        headers: { origin: 'http://localhost:5173', 'sec-fetch-site': 'same-site' },
+      },
+    );
     expect(allowed.body.data?.chatCompletion.__typename).toBe('ChatCompletion');
     const noOrigin = await postGraphQL(service, ChatCompletionMutation, { input: input('no origin') });
     expect(noOrigin.body.data?.chatCompletion.__typename).toBe('ChatCompletion');
@@ -319,7 +332,9 @@ function openSocket(url: string, options: ConstructorParameters<typeof WebSocket
   });
   const opened = new Promise<void>((resolve, reject) => {
     socket.once('open', () => resolve());
-    socket.once('unexpected-response', (_request, response) => reject(Object.assign(new Error('unexpected response'), { status: response.statusCode })));
+    socket.once('unexpected-response', (_request, response) =>
+      reject(Object.assign(new Error('unexpected response'), { status: response.statusCode })),
+    );
     socket.once('error', reject);
   });
   opened.catch(() => undefined);
@@ -432,10 +447,13 @@ describe('WebSocket upgrades and graphql-ws', () => {
     expect(events[0]!.length).toBeGreaterThan(1);
     // With those finished, the same connection may start another.
     const fourth = await new Promise<ExecutionResult>((resolve, reject) => {
-      client.subscribe({ query: '{ __typename }' }, { next: (value) => resolve(value as ExecutionResult), error: reject, complete: () => undefined });
+      client.subscribe(
+        { query: '{ __typename }' },
+        { next: (value) => resolve(value as ExecutionResult), error: reject, complete: () => undefined },
+      );
     });
     expect(fourth.data).toEqual({ __typename: 'Query' });
-    unsubscribes.forEach((unsubscribe) => unsubscribe());
+    for (const unsubscribe of unsubscribes) unsubscribe();
     await expectStillAnswers(capped);
   });
 });
@@ -461,7 +479,13 @@ describe('malformed requests', () => {
 
   it('answers invalid UTF-8 without crashing and without an upstream call', async () => {
     const before = chatCalls();
-    const body = new Blob([Buffer.concat([Buffer.from('{"query":"mutation { chatCompletion(input: {model: \\"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('\\"}) }"}')])]);
+    const body = new Blob([
+      Buffer.concat([
+        Buffer.from('{"query":"mutation { chatCompletion(input: {model: \\"'),
+        Buffer.from([0xff, 0xfe, 0xc3]),
+        Buffer.from('\\"}) }"}'),
+      ]),
+    ]);
     const response = await post(body);
     expect([200, 400]).toContain(response.status);
     const answer = (await response.json()) as ExecutionResult;
@@ -482,7 +506,7 @@ describe('WebSocket floods', () => {
     expect(failure.message).toMatch(/no subprotocol/i);
   });
 
-  it('survives 300 connections opened at once, each subscribing, while another client\'s stream runs to its end', async () => {
+  it("survives 300 connections opened at once, each subscribing, while another client's stream runs to its end", async () => {
     const slowMock = await startMock({ wordDelayMs: 20 });
     const target = await startService(slowMock);
     const query = 'subscription S($input: ChatCompletionInput!) { chatCompletionStream(input: $input) { __typename } }';
@@ -510,7 +534,7 @@ describe('WebSocket floods', () => {
     for (const { socket } of flood) socket.terminate();
     await bystanderDone;
     const last = JSON.parse(bystanderEvents.at(-1)!) as { data: { chatCompletionStream: { __typename: string } } };
-    expect(last.data.chatCompletionStream.__typename, 'the bystander\'s stream ended whole').toBe('ChatCompletion');
+    expect(last.data.chatCompletionStream.__typename, "the bystander's stream ended whole").toBe('ChatCompletion');
     await until(() => target.app.operations.size === 0 && slowMock.openRequests() === 0, 10_000, 'every flood stream to be aborted');
     // The flood's sockets are gone (the bystander's lazy client closed its own after its stream).
     let connections = await metric(target, 'chatql_websocket_connections');

@@ -33,7 +33,11 @@ describe('health and readiness', () => {
   it('reports a reachable upstream', async () => {
     const mock = await startMock();
     const service = await startService(mock);
-    await until(() => mock.requests.some((request) => request.path === '/v1/models' && request.closedAt !== undefined), 5000, 'the warm-up models call');
+    await until(
+      () => mock.requests.some((request) => request.path === '/v1/models' && request.closedAt !== undefined),
+      5000,
+      'the warm-up models call',
+    );
     const body = (await (await fetch(`${service.url}/readyz`)).json()) as { upstream: { ok: boolean | null; lastError: string | null } };
     expect(body.upstream).toMatchObject({ ok: true, lastError: null });
   });
@@ -43,7 +47,11 @@ describe('GraphiQL', () => {
   it('is served by the service itself, with no script or style from another host', async () => {
     const mock = await startMock();
     const service = await startService(mock);
-    await until(() => mock.requests.some((request) => request.path === '/v1/models' && request.closedAt !== undefined), 5000, 'the warm-up models call');
+    await until(
+      () => mock.requests.some((request) => request.path === '/v1/models' && request.closedAt !== undefined),
+      5000,
+      'the warm-up models call',
+    );
     const response = await fetch(service.httpUrl, { headers: { accept: 'text/html' } });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/html');
@@ -67,7 +75,10 @@ describe('chat page', () => {
   function fakeBuild(): string {
     const dir = mkdtempSync(join(tmpdir(), 'chatql-web-'));
     mkdirSync(join(dir, 'assets'));
-    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>Chat</title><script type="module" src="/chat/assets/index-Ab12Cd34.js"></script>');
+    writeFileSync(
+      join(dir, 'index.html'),
+      '<!doctype html><title>Chat</title><script type="module" src="/chat/assets/index-Ab12Cd34.js"></script>',
+    );
     writeFileSync(join(dir, 'assets/index-Ab12Cd34.js'), 'console.log("chat");');
     dispose(() => rm(dir, { recursive: true, force: true }));
     return dir;
@@ -121,7 +132,12 @@ describe('chat page', () => {
 
   it('serves nothing outside its directory', async () => {
     const service = await startService(await startMock(), {}, { webDir: fakeBuild() });
-    for (const path of ['/chat/../package.json', '/chat/%2e%2e/package.json', '/chat/assets/../../package.json', '/chat/..%2fpackage.json']) {
+    for (const path of [
+      '/chat/../package.json',
+      '/chat/%2e%2e/package.json',
+      '/chat/assets/../../package.json',
+      '/chat/..%2fpackage.json',
+    ]) {
       const response = await rawGet(service.url, path);
       expect(response.status, path).not.toBe(200);
       expect(response.body, path).not.toContain('"name"');
@@ -176,7 +192,12 @@ describe('models', () => {
       const models = body.data?.models;
       expect(models?.__typename).toBe('ModelList');
       if (models?.__typename !== 'ModelList') continue;
-      expect(models.models[0]).toStrictEqual({ id: 'chatql-mock', ownedBy: 'chatql-mock', created: '2025-01-01T00:00:00.000Z', unavailableUntil: null });
+      expect(models.models[0]).toStrictEqual({
+        id: 'chatql-mock',
+        ownedBy: 'chatql-mock',
+        created: '2025-01-01T00:00:00.000Z',
+        unavailableUntil: null,
+      });
       expect(models.models.map((model) => model.id)).toContain('fail-429');
     }
     expect(modelCalls()).toBe(1);

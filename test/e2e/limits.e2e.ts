@@ -69,7 +69,12 @@ async function ask(service: TestService, transport: Transport, chatInput: ChatCo
 }
 
 /** A refusal: the one event of a stream (no chunk before it), or the mutation's result. */
-async function refusal(service: TestService, transport: Transport, chatInput: ChatCompletionInput, authorization: string): Promise<Outcome> {
+async function refusal(
+  service: TestService,
+  transport: Transport,
+  chatInput: ChatCompletionInput,
+  authorization: string,
+): Promise<Outcome> {
   if (transport === 'HTTP') return ask(service, transport, chatInput, authorization);
   const subscription =
     transport === 'SSE'
@@ -105,31 +110,34 @@ describe('requests per minute (CLIENT_REQUESTS_PER_MINUTE)', () => {
     mock = await startMock();
   });
 
-  it.each(TRANSPORTS)('admits N requests over %s, refuses the next before any upstream call, and leaves other clients alone', async (transport) => {
-    // client-c's own entry lifts the default.
-    const service = await start(mock, { CLIENT_REQUESTS_PER_MINUTE: '3' }, { c: { limits: { requestsPerMinute: null } } });
-    const before = chatCalls(mock).length;
-    for (let i = 0; i < 3; i += 1) expect((await ask(service, transport, input(), A)).__typename).toBe('ChatCompletion');
-    expect(chatCalls(mock).length).toBe(before + 3);
+  it.each(TRANSPORTS)(
+    'admits N requests over %s, refuses the next before any upstream call, and leaves other clients alone',
+    async (transport) => {
+      // client-c's own entry lifts the default.
+      const service = await start(mock, { CLIENT_REQUESTS_PER_MINUTE: '3' }, { c: { limits: { requestsPerMinute: null } } });
+      const before = chatCalls(mock).length;
+      for (let i = 0; i < 3; i += 1) expect((await ask(service, transport, input(), A)).__typename).toBe('ChatCompletion');
+      expect(chatCalls(mock).length).toBe(before + 3);
 
-    const refused = await refusal(service, transport, input(), A);
-    expect(refused).toMatchObject({ __typename: 'RateLimitError', source: 'SERVICE', retryable: true });
-    expect((refused as { message: string }).message).toMatch(/at most 3 per minute/);
-    const retryAfter = (refused as { retryAfterSeconds: number | null }).retryAfterSeconds;
-    expect(retryAfter).toBeGreaterThanOrEqual(1);
-    expect(retryAfter).toBeLessThanOrEqual(60);
-    // Refused again: refusals do not count, and do not reach the upstream.
-    expect((await refusal(service, transport, input(), A)).__typename).toBe('RateLimitError');
-    await sleep(50);
-    expect(chatCalls(mock).length).toBe(before + 3);
-    expect((await viewer(service, A)).limits.requestsPerMinute).toMatchObject({ limit: 3, remaining: 0 });
+      const refused = await refusal(service, transport, input(), A);
+      expect(refused).toMatchObject({ __typename: 'RateLimitError', source: 'SERVICE', retryable: true });
+      expect((refused as { message: string }).message).toMatch(/at most 3 per minute/);
+      const retryAfter = (refused as { retryAfterSeconds: number | null }).retryAfterSeconds;
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+      // Refused again: refusals do not count, and do not reach the upstream.
+      expect((await refusal(service, transport, input(), A)).__typename).toBe('RateLimitError');
+      await sleep(50);
+      expect(chatCalls(mock).length).toBe(before + 3);
+      expect((await viewer(service, A)).limits.requestsPerMinute).toMatchObject({ limit: 3, remaining: 0 });
 
-    // Another client has its own count; a third has no limit at all.
-    for (let i = 0; i < 3; i += 1) expect((await ask(service, transport, input(), B)).__typename).toBe('ChatCompletion');
-    for (let i = 0; i < 5; i += 1) expect((await ask(service, transport, input(), C)).__typename).toBe('ChatCompletion');
-    expect((await viewer(service, C)).limits.requestsPerMinute).toBeNull();
-    expect(chatCalls(mock).length).toBe(before + 11);
-  });
+      // Another client has its own count; a third has no limit at all.
+      for (let i = 0; i < 3; i += 1) expect((await ask(service, transport, input(), B)).__typename).toBe('ChatCompletion');
+      for (let i = 0; i < 5; i += 1) expect((await ask(service, transport, input(), C)).__typename).toBe('ChatCompletion');
+      expect((await viewer(service, C)).limits.requestsPerMinute).toBeNull();
+      expect(chatCalls(mock).length).toBe(before + 11);
+    },
+  );
 });
 
 describe('tokens per minute (CLIENT_TOKENS_PER_MINUTE)', () => {
@@ -140,7 +148,12 @@ describe('tokens per minute (CLIENT_TOKENS_PER_MINUTE)', () => {
     // 48 characters: 4 (message) + 12 (text) = 16 prompt tokens; with maxTokens 100, 116 reserved.
     const prompt = 'one two three four five six seven eight nine ten';
     expect(prompt.length).toBe(48);
-    const streamed = subscribeSse(service, ChatCompletionStreamSubscription, { input: input({ messages: [{ user: { content: prompt } }], maxTokens: 100 }) }, { headers: { authorization: A } });
+    const streamed = subscribeSse(
+      service,
+      ChatCompletionStreamSubscription,
+      { input: input({ messages: [{ user: { content: prompt } }], maxTokens: 100 }) },
+      { headers: { authorization: A } },
+    );
     await streamed.waitForEvents(2);
     expect((await viewer(service, A)).limits.tokensPerMinute).toMatchObject({ limit: 150, remaining: 150 - 116 });
 
@@ -187,54 +200,65 @@ describe('tokens per minute (CLIENT_TOKENS_PER_MINUTE)', () => {
     const before = chatCalls(mock).length;
     for (const transport of TRANSPORTS) {
       const refused = await refusal(service, transport, input({ messages: [{ user: { content: 'x'.repeat(200) } }] }), A);
-      expect(refused).toMatchObject({ __typename: 'InvalidRequestError', source: 'SERVICE', retryable: false, param: 'input.messages', code: 'prompt_too_large' });
+      expect(refused).toMatchObject({
+        __typename: 'InvalidRequestError',
+        source: 'SERVICE',
+        retryable: false,
+        param: 'input.messages',
+        code: 'prompt_too_large',
+      });
     }
     expect(chatCalls(mock).length).toBe(before);
   });
 });
 
 describe('live streams at once (CLIENT_CONCURRENT_STREAMS)', () => {
-  it.each(['SSE', 'graphql-ws'] as const)('refuses a second live stream over %s, and accepts one once the first is stopped', async (transport) => {
-    const mock = await startMock({ wordDelayMs: 30 });
-    const service = await start(mock, { CLIENT_CONCURRENT_STREAMS: '1' });
-    const long = input({ messages: [{ user: { content: 'a fairly long question that takes the mock some time to quote back word by word' } }] });
-    // The mock's answers are long: the others are cut short by maxTokens.
-    const short = input({ maxTokens: 5 });
-    const first =
-      transport === 'SSE'
-        ? subscribeSse(service, ChatCompletionStreamSubscription, { input: long }, { headers: { authorization: A } })
-        : subscribeWs(createWatchedWsClient(service, { authorization: A }).client, ChatCompletionStreamSubscription, { input: long });
-    await first.waitForEvents(2);
-    expect((await viewer(service, A)).limits.concurrentStreams).toEqual({ limit: 1, remaining: 0, resetsAt: null });
+  it.each(['SSE', 'graphql-ws'] as const)(
+    'refuses a second live stream over %s, and accepts one once the first is stopped',
+    async (transport) => {
+      const mock = await startMock({ wordDelayMs: 30 });
+      const service = await start(mock, { CLIENT_CONCURRENT_STREAMS: '1' });
+      const long = input({
+        messages: [{ user: { content: 'a fairly long question that takes the mock some time to quote back word by word' } }],
+      });
+      // The mock's answers are long: the others are cut short by maxTokens.
+      const short = input({ maxTokens: 5 });
+      const first =
+        transport === 'SSE'
+          ? subscribeSse(service, ChatCompletionStreamSubscription, { input: long }, { headers: { authorization: A } })
+          : subscribeWs(createWatchedWsClient(service, { authorization: A }).client, ChatCompletionStreamSubscription, { input: long });
+      await first.waitForEvents(2);
+      expect((await viewer(service, A)).limits.concurrentStreams).toEqual({ limit: 1, remaining: 0, resetsAt: null });
 
-    const before = chatCalls(mock).length;
-    const second = await refusal(service, transport, short, A);
-    expect(second).toMatchObject({ __typename: 'RateLimitError', source: 'SERVICE', retryable: true, retryAfterSeconds: null });
-    expect((second as { message: string }).message).toMatch(/at most 1 at once/);
-    await sleep(50);
-    expect(chatCalls(mock).length).toBe(before);
-    // A mutation is not a stream; another client's stream is not this client's.
-    expect((await ask(service, 'HTTP', short, A)).__typename).toBe('ChatCompletion');
-    expect((await ask(service, transport, short, B)).__typename).toBe('ChatCompletion');
+      const before = chatCalls(mock).length;
+      const second = await refusal(service, transport, short, A);
+      expect(second).toMatchObject({ __typename: 'RateLimitError', source: 'SERVICE', retryable: true, retryAfterSeconds: null });
+      expect((second as { message: string }).message).toMatch(/at most 1 at once/);
+      await sleep(50);
+      expect(chatCalls(mock).length).toBe(before);
+      // A mutation is not a stream; another client's stream is not this client's.
+      expect((await ask(service, 'HTTP', short, A)).__typename).toBe('ChatCompletion');
+      expect((await ask(service, transport, short, B)).__typename).toBe('ChatCompletion');
 
-    const upstream = chatCalls(mock)[before - 1]!;
-    first.stop();
-    await upstream.closed;
-    expect(upstream.aborted).toBe(true);
-    // The slot is freed when the server has seen the client go.
-    const deadline = performance.now() + 5000;
-    while ((await viewer(service, A)).limits.concurrentStreams?.remaining !== 1) {
-      if (performance.now() > deadline) throw new Error('the stream slot was not freed');
-      await sleep(20);
-    }
-    expect((await ask(service, transport, short, A)).__typename).toBe('ChatCompletion');
-    // And once that one has ended, another.
-    expect((await ask(service, transport, short, A)).__typename).toBe('ChatCompletion');
-  });
+      const upstream = chatCalls(mock)[before - 1]!;
+      first.stop();
+      await upstream.closed;
+      expect(upstream.aborted).toBe(true);
+      // The slot is freed when the server has seen the client go.
+      const deadline = performance.now() + 5000;
+      while ((await viewer(service, A)).limits.concurrentStreams?.remaining !== 1) {
+        if (performance.now() > deadline) throw new Error('the stream slot was not freed');
+        await sleep(20);
+      }
+      expect((await ask(service, transport, short, A)).__typename).toBe('ChatCompletion');
+      // And once that one has ended, another.
+      expect((await ask(service, transport, short, A)).__typename).toBe('ChatCompletion');
+    },
+  );
 });
 
 describe('daily token budget (CLIENT_DAILY_TOKENS)', () => {
-  it("bounds the answer by what is left of the day, then refuses with BudgetExceededError before any upstream call", async () => {
+  it('bounds the answer by what is left of the day, then refuses with BudgetExceededError before any upstream call', async () => {
     const mock = await startMock();
     const service = await start(mock, { CLIENT_DAILY_TOKENS: '100' }, { c: { limits: { dailyTokens: 0 } } });
     // 4 + 24 = 28 prompt tokens: 72 left for the answer, sent upstream as max_tokens.
@@ -265,7 +289,12 @@ describe('budgets under racing: reserve, then settle (chatql-mock-long answers a
   async function race(service: TestService, count: number): Promise<{ answered: number; used: number; outcomes: Outcome[] }> {
     const outcomes = await Promise.all(
       Array.from({ length: count }, (_, i) =>
-        ask(service, 'HTTP', input({ messages: [{ user: { content: `Please tell me a long story about the sea, number ${i}.` } }] }, 'chatql-mock-long'), A),
+        ask(
+          service,
+          'HTTP',
+          input({ messages: [{ user: { content: `Please tell me a long story about the sea, number ${i}.` } }] }, 'chatql-mock-long'),
+          A,
+        ),
       ),
     );
     const answers = outcomes.filter((outcome) => outcome.__typename === 'ChatCompletion');
@@ -276,10 +305,16 @@ describe('budgets under racing: reserve, then settle (chatql-mock-long answers a
     const mock = await startMock();
     const service = await start(mock, { CLIENT_DAILY_TOKENS: '1000' });
     const { answered, used, outcomes } = await race(service, 20);
-    console.log(`[limits] 20 concurrent chatql-mock-long requests, daily budget 1000, one replica: ${answered} answered, ${used} tokens used in all`);
+    console.log(
+      `[limits] 20 concurrent chatql-mock-long requests, daily budget 1000, one replica: ${answered} answered, ${used} tokens used in all`,
+    );
     expect(answered).toBeGreaterThanOrEqual(1);
     expect(used).toBeLessThanOrEqual(1250);
-    expect(outcomes.filter((outcome) => outcome.__typename !== 'ChatCompletion').every((outcome) => outcome.__typename === 'BudgetExceededError')).toBe(true);
+    expect(
+      outcomes
+        .filter((outcome) => outcome.__typename !== 'ChatCompletion')
+        .every((outcome) => outcome.__typename === 'BudgetExceededError'),
+    ).toBe(true);
     const { remaining } = (await viewer(service, A)).limits.dailyTokens!;
     expect(remaining).toBe(Math.max(0, 1000 - used));
   });
@@ -295,7 +330,11 @@ describe('budgets under racing: reserve, then settle (chatql-mock-long answers a
 
   it('without a token limit, CLIENT_DEFAULT_ANSWER_TOKENS is not sent; with one, it bounds an unbounded request (set per key too)', async () => {
     const mock = await startMock();
-    const service = await start(mock, { CLIENT_DAILY_TOKENS: '100000', CLIENT_DEFAULT_ANSWER_TOKENS: '300' }, { b: { limits: { dailyTokens: null } }, c: { limits: { defaultAnswerTokens: 40 } } });
+    const service = await start(
+      mock,
+      { CLIENT_DAILY_TOKENS: '100000', CLIENT_DEFAULT_ANSWER_TOKENS: '300' },
+      { b: { limits: { dailyTokens: null } }, c: { limits: { defaultAnswerTokens: 40 } } },
+    );
     expect(usageOf(await ask(service, 'HTTP', input({}, 'chatql-mock-long'), A))).toBeLessThanOrEqual(300 + 20);
     expect((chatCalls(mock).at(-1)!.body as { max_tokens?: number }).max_tokens).toBe(300);
     await ask(service, 'HTTP', input({}, 'chatql-mock-long'), B);
@@ -335,28 +374,31 @@ describe('model allowlists (ALLOWED_MODELS and per-client models)', () => {
     expect((await viewer(service, B)).allowedModels).toEqual(['chatql-mock', 'chatql-mock-reasoning', 'fail-4*']);
   });
 
-  it.each(TRANSPORTS)('refuses a model outside either list over %s with PermissionDeniedError before any upstream call', async (transport) => {
-    const before = chatCalls(mock).length;
-    const cases: Array<[string, string]> = [
-      [A, 'chatql-mock-reasoning'], // the client's own list
-      [A, 'chatql-mock-refusal'], // in the client's list, not the service's
-      [A, 'fail-429'], // matches the service's prefix, not the client's
-      [B, 'chatql-mock-refusal'], // the service's list
-      [C, 'fail-500'],
-    ];
-    for (const [authorization, model] of cases) {
-      const refused = await refusal(service, transport, input({}, model), authorization);
-      expect(refused, model).toMatchObject({ __typename: 'PermissionDeniedError', source: 'SERVICE', retryable: false });
-      expect((refused as { message: string }).message).toBe(`This client may not use the model "${model}".`);
-    }
-    await sleep(50);
-    expect(chatCalls(mock).length).toBe(before);
-    // Within both lists: admitted (a prefix entry reaches the upstream's own error).
-    expect((await ask(service, transport, input(), A)).__typename).toBe('ChatCompletion');
-    expect((await ask(service, transport, input({}, 'fail-404'), A)).__typename).toBe('NotFoundError');
-    expect((await ask(service, transport, input({}, 'chatql-mock-reasoning'), B)).__typename).toBe('ChatCompletion');
-    expect(chatCalls(mock).length).toBe(before + 3);
-  });
+  it.each(TRANSPORTS)(
+    'refuses a model outside either list over %s with PermissionDeniedError before any upstream call',
+    async (transport) => {
+      const before = chatCalls(mock).length;
+      const cases: Array<[string, string]> = [
+        [A, 'chatql-mock-reasoning'], // the client's own list
+        [A, 'chatql-mock-refusal'], // in the client's list, not the service's
+        [A, 'fail-429'], // matches the service's prefix, not the client's
+        [B, 'chatql-mock-refusal'], // the service's list
+        [C, 'fail-500'],
+      ];
+      for (const [authorization, model] of cases) {
+        const refused = await refusal(service, transport, input({}, model), authorization);
+        expect(refused, model).toMatchObject({ __typename: 'PermissionDeniedError', source: 'SERVICE', retryable: false });
+        expect((refused as { message: string }).message).toBe(`This client may not use the model "${model}".`);
+      }
+      await sleep(50);
+      expect(chatCalls(mock).length).toBe(before);
+      // Within both lists: admitted (a prefix entry reaches the upstream's own error).
+      expect((await ask(service, transport, input(), A)).__typename).toBe('ChatCompletion');
+      expect((await ask(service, transport, input({}, 'fail-404'), A)).__typename).toBe('NotFoundError');
+      expect((await ask(service, transport, input({}, 'chatql-mock-reasoning'), B)).__typename).toBe('ChatCompletion');
+      expect(chatCalls(mock).length).toBe(before + 3);
+    },
+  );
 });
 
 describe('maxTokens ceiling (CLIENT_MAX_TOKENS)', () => {
@@ -380,8 +422,15 @@ describe('maxTokens ceiling (CLIENT_MAX_TOKENS)', () => {
       code: 'max_tokens_exceeded',
     });
     const completion = await refusal(service, transport, input({ maxCompletionTokens: 51 }), A);
-    expect(completion).toMatchObject({ __typename: 'InvalidRequestError', param: 'input.maxCompletionTokens', code: 'max_tokens_exceeded' });
-    expect(await refusal(service, transport, input({ maxTokens: 11 }), C)).toMatchObject({ __typename: 'InvalidRequestError', param: 'input.maxTokens' });
+    expect(completion).toMatchObject({
+      __typename: 'InvalidRequestError',
+      param: 'input.maxCompletionTokens',
+      code: 'max_tokens_exceeded',
+    });
+    expect(await refusal(service, transport, input({ maxTokens: 11 }), C)).toMatchObject({
+      __typename: 'InvalidRequestError',
+      param: 'input.maxTokens',
+    });
     await sleep(50);
     expect(chatCalls(mock).length).toBe(before);
   });
@@ -434,7 +483,10 @@ describe('JSON inputs cannot smuggle', () => {
     expect(['ChatCompletion', 'InvalidRequestError', 'UpstreamUnavailableError']).toContain(outcome.__typename);
     const calls = chatCalls(mock).slice(before);
     expect(calls).toHaveLength(1);
-    const body = calls[0]!.body as { tools: Array<{ function: { parameters: unknown } }>; response_format: { json_schema: { schema: unknown } } };
+    const body = calls[0]!.body as {
+      tools: Array<{ function: { parameters: unknown } }>;
+      response_format: { json_schema: { schema: unknown } };
+    };
     expect(JSON.stringify(body.tools[0]!.function.parameters)).toBe(JSON.stringify(hostileSchema()));
     expect(body.tools[0]!.function.parameters).toEqual(hostileSchema());
     expect(JSON.stringify(body.response_format.json_schema.schema)).toBe(JSON.stringify(hostileSchema()));
@@ -456,14 +508,16 @@ describe('JSON inputs cannot smuggle', () => {
     });
     expect(await response.json()).toEqual({ data: { chatCompletion: { __typename: 'ChatCompletion' } } });
     const sent = chatCalls(mock).at(-1)!.body as { tools: Array<{ function: { parameters: unknown } }> };
-    expect(JSON.stringify(sent.tools[0]!.function.parameters)).toBe('{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"type":"object"}');
+    expect(JSON.stringify(sent.tools[0]!.function.parameters)).toBe(
+      '{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"type":"object"}',
+    );
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it.each<[string, Record<string, unknown>]>([
     ['apiKey', { apiKey: 'sk-smuggled-key-000000000000' }],
     ['extraBody', { extraBody: { api_key: 'x', max_tokens: 100000 } }],
-    ['max_tokens (the upstream\'s own name)', { max_tokens: 100000 }],
+    ["max_tokens (the upstream's own name)", { max_tokens: 100000 }],
     ['__proto__', JSON.parse('{"__proto__":{"maxTokens":100000}}') as Record<string, unknown>],
   ])('refuses an unknown input field %s in variables, before any upstream call', async (_name, extra) => {
     const before = chatCalls(mock).length;
@@ -488,7 +542,8 @@ describe('JSON inputs cannot smuggle', () => {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: A },
       body: JSON.stringify({
-        query: 'mutation { chatCompletion(input: { model: "chatql-mock", messages: [{ user: { content: "hi" } }], apiKey: "x" }) { __typename } }',
+        query:
+          'mutation { chatCompletion(input: { model: "chatql-mock", messages: [{ user: { content: "hi" } }], apiKey: "x" }) { __typename } }',
       }),
     });
     const body = (await response.json()) as { data?: unknown; errors?: Array<{ message: string }> };

@@ -6,7 +6,6 @@ import { ChatCompletionMutation, ChatCompletionStreamSubscription } from '../uti
 import { sample } from '../utils/metrics.js';
 import { startMock, startService, until } from '../utils/servers.js';
 
-
 describe('/metrics', async () => {
   const mock = await startMock();
 
@@ -35,7 +34,9 @@ describe('/metrics', async () => {
     expect(sample(text, 'chatql_tokens_total{model="chatql-mock",kind="completion",client="anonymous"}')).toBeGreaterThan(0);
     expect(sample(text, 'chatql_time_to_first_token_seconds_count')).toBe(1);
     expect(sample(text, 'chatql_upstream_duration_seconds_count{call="chat.completions",upstream="primary",outcome="ok"}')).toBe(2);
-    expect(sample(text, 'chatql_upstream_duration_seconds_count{call="chat.completions",upstream="primary",outcome="UpstreamUnavailableError"}')).toBe(1);
+    expect(
+      sample(text, 'chatql_upstream_duration_seconds_count{call="chat.completions",upstream="primary",outcome="UpstreamUnavailableError"}'),
+    ).toBe(1);
     expect(sample(text, 'chatql_upstream_duration_seconds_count{call="chat.completions.stream",upstream="primary",outcome="ok"}')).toBe(1);
     expect(sample(text, 'chatql_operation_duration_seconds_count{operation="chatCompletion"}')).toBe(3);
     expect(sample(text, 'chatql_active_operations')).toBe(0);

@@ -272,7 +272,10 @@ describe('bench model', () => {
     expect(chunks.every((chunk) => chunk.model === BENCH_MOCK_MODEL && chunk.object === 'chat.completion.chunk')).toBe(true);
     const again = await collect(params, benchClient);
     expect(again[0]?.id).not.toBe(chunks[0]?.id);
-    const res = await fetch(`${bench.url}/chat/completions`, { method: 'POST', body: JSON.stringify({ ...params, stream_options: undefined }) });
+    const res = await fetch(`${bench.url}/chat/completions`, {
+      method: 'POST',
+      body: JSON.stringify({ ...params, stream_options: undefined }),
+    });
     const events = parseSse(await res.text());
     expect(events).toHaveLength(1 + 12 + 1 + 1); // no usage chunk without include_usage, then [DONE]
     const whole = await benchClient.chat.completions.create({ model: BENCH_MOCK_MODEL, messages: hello });
@@ -330,7 +333,12 @@ describe('tool calls', () => {
         expect(fragment.index).toBeGreaterThanOrEqual(lastIndex); // call 0 finishes before call 1 opens
         lastIndex = fragment.index;
         if (fragment.id) {
-          expect(fragment).toEqual({ index: fragment.index, id: fragment.id, type: 'function', function: { name: fragment.function?.name, arguments: '' } });
+          expect(fragment).toEqual({
+            index: fragment.index,
+            id: fragment.id,
+            type: 'function',
+            function: { name: fragment.function?.name, arguments: '' },
+          });
           assembled[fragment.index] = { id: fragment.id, name: fragment.function?.name ?? '', arguments: '', fragments: 0 };
         } else {
           expect(Object.keys(fragment)).toEqual(['index', 'function']);
@@ -373,7 +381,11 @@ describe('tool calls', () => {
       tools,
       messages: [
         ...hello,
-        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_time', arguments: '{}' } }] },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_time', arguments: '{}' } }],
+        },
         { role: 'tool', tool_call_id: 'call_1', content: '{"time":"12:00"}' },
       ],
     });
@@ -426,7 +438,12 @@ describe('logprobs, reasoning and refusal', () => {
   });
 
   it('streams reasoning_content before the content for the reasoning model', async () => {
-    const chunks = await collect({ model: 'chatql-mock-reasoning', messages: hello, stream: true, stream_options: { include_usage: true } });
+    const chunks = await collect({
+      model: 'chatql-mock-reasoning',
+      messages: hello,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     const kinds = chunks.slice(1, -2).map((chunk) => Object.keys(chunk.choices[0]?.delta ?? {}).join());
     const firstContent = kinds.indexOf('content');
     expect(firstContent).toBeGreaterThan(0);
@@ -469,15 +486,35 @@ describe('error models', () => {
         'context_length_exceeded',
       ),
     },
-    { model: 'fail-401', status: 401, errorClass: AuthenticationError, body: { error: expect.objectContaining({ code: 'invalid_api_key', param: null, type: 'invalid_request_error' }) } },
-    { model: 'fail-403', status: 403, errorClass: PermissionDeniedError, body: { error: expect.objectContaining({ type: 'permission_error', code: '403', param: null }) } },
+    {
+      model: 'fail-401',
+      status: 401,
+      errorClass: AuthenticationError,
+      body: { error: expect.objectContaining({ code: 'invalid_api_key', param: null, type: 'invalid_request_error' }) },
+    },
+    {
+      model: 'fail-403',
+      status: 403,
+      errorClass: PermissionDeniedError,
+      body: { error: expect.objectContaining({ type: 'permission_error', code: '403', param: null }) },
+    },
     {
       model: 'fail-404',
       status: 404,
       errorClass: NotFoundError,
-      body: envelope('The model `fail-404` does not exist or you do not have access to it.', 'invalid_request_error', null, 'model_not_found'),
+      body: envelope(
+        'The model `fail-404` does not exist or you do not have access to it.',
+        'invalid_request_error',
+        null,
+        'model_not_found',
+      ),
     },
-    { model: 'fail-429', status: 429, errorClass: RateLimitError, body: { error: expect.objectContaining({ code: 'rate_limit_exceeded', param: null }) } },
+    {
+      model: 'fail-429',
+      status: 429,
+      errorClass: RateLimitError,
+      body: { error: expect.objectContaining({ code: 'rate_limit_exceeded', param: null }) },
+    },
     {
       model: 'fail-budget',
       status: 429,
@@ -549,7 +586,13 @@ describe('error models', () => {
   });
 
   it('survives odd content and still answers', async () => {
-    const odd = await post({ model: 'chatql-mock', messages: [{ role: 'user', content: 42 }, { role: 'user', content: [null, 7, { type: 'text' }] }] });
+    const odd = await post({
+      model: 'chatql-mock',
+      messages: [
+        { role: 'user', content: 42 },
+        { role: 'user', content: [null, 7, { type: 'text' }] },
+      ],
+    });
     expect(odd.status).toBe(200);
     expect(((await odd.json()) as { choices: { message: { content: string } }[] }).choices[0]?.message.content).toMatch(/^You said: ""/);
   });
@@ -630,7 +673,11 @@ describe('scripted responses and connection handling', () => {
   it('enqueue answers the next chat requests in FIFO order, whatever the model', async () => {
     mock.enqueue(
       { status: 503, body: { error: { message: 'overloaded', type: 'server_error', param: null, code: null } } },
-      { status: 429, headers: { 'retry-after': '1' }, body: { error: { message: 'slow down', type: 'requests', param: null, code: 'rate_limit_exceeded' } } },
+      {
+        status: 429,
+        headers: { 'retry-after': '1' },
+        body: { error: { message: 'slow down', type: 'requests', param: null, code: 'rate_limit_exceeded' } },
+      },
       { status: 200, body: { scripted: true } },
     );
     const first = await rejection(client.chat.completions.create({ model: 'chatql-mock', messages: hello }));

@@ -77,7 +77,9 @@ describe('the operation log line', async () => {
     expect(retried.body.data?.chatCompletion.__typename).toBe('ChatCompletion');
     const limited = await postGraphQL(service, ChatCompletionMutation, { input: input('fail-429') });
     expect(limited.body.data?.chatCompletion.__typename).toBe('RateLimitError');
-    mock.enqueue(...[1, 2, 3].map(() => ({ status: 500, body: { error: { message: 'down', type: 'server_error', param: null, code: null } } })));
+    mock.enqueue(
+      ...[1, 2, 3].map(() => ({ status: 500, body: { error: { message: 'down', type: 'server_error', param: null, code: null } } })),
+    );
     await postGraphQL(service, ChatCompletionMutation, { input: input() });
     const lines = operationLines().slice(before);
     expect(lines.map((line) => [line.outcome, line.retries, line.status ?? null])).toStrictEqual([

@@ -28,7 +28,8 @@ import { startMock, startService, type TestService } from '../utils/servers.js';
 const MANIFEST_PATH = 'test/gql/persisted-documents.json';
 const manifest = JSON.parse(readFileSync(MANIFEST_PATH, 'utf8')) as Record<string, string>;
 
-const ONLY_TRUSTED = /^Only trusted documents run on this service \(PERSISTED_DOCUMENTS\): send the document's `documentId` instead of a `query`\.$/;
+const ONLY_TRUSTED =
+  /^Only trusted documents run on this service \(PERSISTED_DOCUMENTS\): send the document's `documentId` instead of a `query`\.$/;
 const UNKNOWN_ID = 'sha256:0000000000000000000000000000000000000000000000000000000000000000';
 const UNKNOWN_ID_MESSAGE = `Unknown documentId "${UNKNOWN_ID}": it is not one of this service's trusted documents (PERSISTED_DOCUMENTS).`;
 const NOT_SUPPORTED_MESSAGE = 'This service has no trusted documents (PERSISTED_DOCUMENTS is not set): send the operation as `query`.';
@@ -93,18 +94,29 @@ async function post<T = Record<string, unknown>>(
     headers: { 'content-type': 'application/json', accept },
     body: JSON.stringify(body),
   });
-  return { status: response.status, contentType: response.headers.get('content-type'), body: (await response.json()) as ExecutionResult<T> };
+  return {
+    status: response.status,
+    contentType: response.headers.get('content-type'),
+    body: (await response.json()) as ExecutionResult<T>,
+  };
 }
 
 async function get<T = Record<string, unknown>>(service: TestService, params: Record<string, string>): Promise<HttpAnswer<T>> {
   const response = await fetch(`${service.httpUrl}?${new URLSearchParams(params).toString()}`, {
     headers: { accept: 'application/graphql-response+json' },
   });
-  return { status: response.status, contentType: response.headers.get('content-type'), body: (await response.json()) as ExecutionResult<T> };
+  return {
+    status: response.status,
+    contentType: response.headers.get('content-type'),
+    body: (await response.json()) as ExecutionResult<T>,
+  };
 }
 
 /** An SSE request: every `next` payload until `complete`, and the response status. */
-async function sse<T>(service: TestService, body: Record<string, unknown>): Promise<{ status: number; results: Array<ExecutionResult<T>> }> {
+async function sse<T>(
+  service: TestService,
+  body: Record<string, unknown>,
+): Promise<{ status: number; results: Array<ExecutionResult<T>> }> {
   const response = await fetch(service.httpUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
@@ -115,14 +127,15 @@ async function sse<T>(service: TestService, body: Record<string, unknown>): Prom
   expect(frames.at(-1), 'the stream ends with a complete event').toMatch(/^event: complete$/m);
   const results = frames
     .filter((frame) => /^event: next$/m.test(frame))
-    .map((frame) =>
-      JSON.parse(
-        frame
-          .split('\n')
-          .filter((line) => line.startsWith('data:'))
-          .map((line) => line.slice(5).trimStart())
-          .join('\n'),
-      ) as ExecutionResult<T>,
+    .map(
+      (frame) =>
+        JSON.parse(
+          frame
+            .split('\n')
+            .filter((line) => line.startsWith('data:'))
+            .map((line) => line.slice(5).trimStart())
+            .join('\n'),
+        ) as ExecutionResult<T>,
     );
   return { status: response.status, results };
 }
@@ -387,7 +400,10 @@ describe('with PERSISTED_DOCUMENTS, over graphql-ws', () => {
 
 describe('without PERSISTED_DOCUMENTS', () => {
   it('runs arbitrary queries as before', async () => {
-    const { status, body } = await post<MutationResult>(open, { query: print(ChatCompletionMutation), variables: { input: input('open') } });
+    const { status, body } = await post<MutationResult>(open, {
+      query: print(ChatCompletionMutation),
+      variables: { input: input('open') },
+    });
     expect(status).toBe(200);
     expect(body.data?.chatCompletion.__typename).toBe('ChatCompletion');
     const [typename] = await ws(createWsClient(open), { query: '{ __typename }' });

@@ -34,7 +34,13 @@ describe('start-up configuration', () => {
   });
 
   it('refuses to start in production on every interface without ALLOWED_HOSTS, saying why', async () => {
-    const running = run({ NODE_ENV: 'production', PORT: '0', HOST: '0.0.0.0', AUTH_MODE: 'none', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' });
+    const running = run({
+      NODE_ENV: 'production',
+      PORT: '0',
+      HOST: '0.0.0.0',
+      AUTH_MODE: 'none',
+      OPENAI_BASE_URL: 'http://127.0.0.1:9/v1',
+    });
     expect((await running.exit).code).toBe(1);
     expect(running.output()).toMatch(/chatql: configuration error: ALLOWED_HOSTS is not set: with NODE_ENV=production and HOST=0\.0\.0\.0/);
   });
@@ -49,7 +55,10 @@ describe('start-up configuration', () => {
     const json = run({ PORT: '0', LOG_LEVEL: 'info' });
     await ready(json);
     const jsonLines = json.output().trim().split('\n');
-    expect(jsonLines.every((line) => (JSON.parse(line) as { level?: unknown }).level !== undefined), json.output()).toBe(true);
+    expect(
+      jsonLines.every((line) => (JSON.parse(line) as { level?: unknown }).level !== undefined),
+      json.output(),
+    ).toBe(true);
     expect(json.output()).not.toContain('exporting traces');
     json.child.kill('SIGTERM');
     expect((await json.exit).code).toBe(0);
@@ -57,7 +66,10 @@ describe('start-up configuration', () => {
     const pretty = run({ PORT: '0', LOG_LEVEL: 'info', LOG_FORMAT: 'pretty' });
     await ready(pretty);
     const prettyLines = pretty.output().trim().split('\n');
-    expect(prettyLines.some((line) => line.startsWith('{')), pretty.output()).toBe(false);
+    expect(
+      prettyLines.some((line) => line.startsWith('{')),
+      pretty.output(),
+    ).toBe(false);
     expect(pretty.output()).toMatch(/INFO.*ChatQL ready/);
     pretty.child.kill('SIGTERM');
     expect((await pretty.exit).code).toBe(0);

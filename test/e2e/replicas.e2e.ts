@@ -40,7 +40,8 @@ async function ask(replica: Replica, client: string): Promise<string> {
 }
 
 const chatRequests = (mock: MockUpstream, client: string) =>
-  mock.requests.filter((request) => request.path.endsWith('/chat/completions') && (request.body as { user?: string }).user === client).length;
+  mock.requests.filter((request) => request.path.endsWith('/chat/completions') && (request.body as { user?: string }).user === client)
+    .length;
 
 describe.skipIf(!REDIS_SERVER)(`two replicas sharing limits through Redis${REDIS_SERVER ? '' : ` (skipped: ${REDIS_SKIP_REASON})`}`, () => {
   let mock: MockUpstream;
@@ -97,7 +98,12 @@ describe.skipIf(!REDIS_SERVER)(`two replicas sharing limits through Redis${REDIS
         const { body } = await postGraphQL(
           replicas[i % 2]!.service,
           ChatCompletionMutation,
-          { input: { model: 'chatql-mock-long', messages: [{ user: { content: `Please tell me a long story about the sea, number ${i}.` } }] } },
+          {
+            input: {
+              model: 'chatql-mock-long',
+              messages: [{ user: { content: `Please tell me a long story about the sea, number ${i}.` } }],
+            },
+          },
           { headers: { authorization: `Bearer ${keyOf(client)}` } },
         );
         return body.data!.chatCompletion;
@@ -105,10 +111,16 @@ describe.skipIf(!REDIS_SERVER)(`two replicas sharing limits through Redis${REDIS
     );
     const used = outcomes.reduce((sum, outcome) => sum + (outcome.__typename === 'ChatCompletion' ? outcome.usage!.totalTokens : 0), 0);
     const answered = outcomes.filter((outcome) => outcome.__typename === 'ChatCompletion').length;
-    console.log(`[replicas] 20 concurrent chatql-mock-long requests, daily budget ${DAILY_BUDGET}, 2 replicas: ${answered} answered, ${used} tokens used in all`);
+    console.log(
+      `[replicas] 20 concurrent chatql-mock-long requests, daily budget ${DAILY_BUDGET}, 2 replicas: ${answered} answered, ${used} tokens used in all`,
+    );
     expect(answered).toBeGreaterThanOrEqual(1);
     expect(used).toBeLessThanOrEqual(1250);
-    expect(outcomes.filter((outcome) => outcome.__typename !== 'ChatCompletion').every((outcome) => outcome.__typename === 'BudgetExceededError')).toBe(true);
+    expect(
+      outcomes
+        .filter((outcome) => outcome.__typename !== 'ChatCompletion')
+        .every((outcome) => outcome.__typename === 'BudgetExceededError'),
+    ).toBe(true);
   });
 
   it('keeps serving when Redis goes away, each replica holding the limit on its own, and shares it again when Redis is back', async () => {
@@ -120,8 +132,11 @@ describe.skipIf(!REDIS_SERVER)(`two replicas sharing limits through Redis${REDIS
     }
     // Fail open to per-replica limits: each replica admits LIMIT on its own.
     const outcomes = await Promise.all(Array.from({ length: 2 * LIMIT }, (_, i) => ask(replicas[i % 2]!, client)));
-    expect(outcomes.filter((outcome) => outcome === 'ChatCompletion'), `outcomes: ${outcomes.join(', ')}`).toHaveLength(2 * LIMIT);
-    expect(await ask(replicas[0]!, client), 'the replica\'s own limit still holds').toBe('RateLimitError');
+    expect(
+      outcomes.filter((outcome) => outcome === 'ChatCompletion'),
+      `outcomes: ${outcomes.join(', ')}`,
+    ).toHaveLength(2 * LIMIT);
+    expect(await ask(replicas[0]!, client), "the replica's own limit still holds").toBe('RateLimitError');
     expect(await ask(replicas[1]!, client)).toBe('RateLimitError');
     expect(chatRequests(mock, client)).toBe(2 * LIMIT);
 

@@ -206,7 +206,10 @@ describe('a stream that finishes within the grace', () => {
     await Promise.all(subscriptions.map(({ subscription }) => subscription.waitForEvents(3)));
     const requests = chatRequests(quickMock).slice(callsBefore);
     expect(requests).toHaveLength(2);
-    expect(requests.every((request) => request.closedAt === undefined), 'the streams are still running').toBe(true);
+    expect(
+      requests.every((request) => request.closedAt === undefined),
+      'the streams are still running',
+    ).toBe(true);
 
     const grace = 10_000;
     const startedAt = performance.now();
@@ -252,7 +255,10 @@ describe.each(transports)('a $name stream still running when the grace ends', (t
 
     expect(completed.ok, `the stream completes after its terminal event (${String(completed.error)})`).toBe(true);
     const events = eventsOf(subscription);
-    expect(events.some((event) => event.__typename === 'ChatCompletion'), 'no truncated ChatCompletion').toBe(false);
+    expect(
+      events.some((event) => event.__typename === 'ChatCompletion'),
+      'no truncated ChatCompletion',
+    ).toBe(false);
     expectShuttingDown(terminalOf(events));
 
     expect(stopped.ok).toBe(true);
@@ -293,7 +299,9 @@ describe('a mutation still waiting when the grace ends', () => {
     await stopping;
     const stopMs = performance.now() - startedAt;
     await Promise.race([request.closed, sleep(2000)]);
-    console.log(`[shutdown] mutation on fail-hang: answered at ${answeredMs.toFixed(0)} ms, stop(${grace}) resolved at ${stopMs.toFixed(0)} ms, upstream aborted at ${(request.closedAt! - startedAt).toFixed(0)} ms`);
+    console.log(
+      `[shutdown] mutation on fail-hang: answered at ${answeredMs.toFixed(0)} ms, stop(${grace}) resolved at ${stopMs.toFixed(0)} ms, upstream aborted at ${(request.closedAt! - startedAt).toFixed(0)} ms`,
+    );
 
     expect(status).toBe(200);
     expect(body.errors).toBeUndefined();
@@ -359,7 +367,9 @@ describe('after stop() resolves', () => {
     // Give the close events a moment to be delivered to this process's own sockets.
     await until(() => httpClosed && idleWebSocket.readyState === WebSocket.CLOSED, 2000, 'the client sockets to see the close');
     const [code, reason] = await wsClosed;
-    console.log(`[shutdown] idle WebSocket closed with ${code} "${reason.toString()}"; graphql-ws client closed with ${await clientClosed}`);
+    console.log(
+      `[shutdown] idle WebSocket closed with ${code} "${reason.toString()}"; graphql-ws client closed with ${await clientClosed}`,
+    );
     expect(code).toBe(1001);
     expect(httpClosed).toBe(true);
     await clientClosed;

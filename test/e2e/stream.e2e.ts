@@ -9,7 +9,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import type { MockUpstream, RecordedRequest } from '../../src/mock-upstream/server.js';
 import { REFUSAL_TEXT, tokenize } from '../../src/mock-upstream/reply.js';
-import type { ChatCompletionInput, ChatCompletionMutation as MutationResult, ChatCompletionStreamSubscription as StreamResult } from '../gql/graphql.js';
+import type {
+  ChatCompletionInput,
+  ChatCompletionMutation as MutationResult,
+  ChatCompletionStreamSubscription as StreamResult,
+} from '../gql/graphql.js';
 import { createWsClient, postGraphQL, type Subscription, subscribeSse, subscribeWs } from '../utils/clients.js';
 import { ChatCompletionMutation, ChatCompletionStreamSubscription } from '../utils/operations.js';
 import { startMock, startService, type TestService, until } from '../utils/servers.js';
@@ -334,7 +338,9 @@ describe.each(transports)('chatCompletionStream over $name', (transport) => {
     expect(names).toEqual(['get_weather', 'get_time']);
     for (const call of choice.message.toolCalls) expect(() => JSON.parse(call.function.arguments) as unknown).not.toThrow();
     expect(JSON.parse(choice.message.toolCalls[0]!.function.arguments)).toEqual({ city: 'Paris', unit: 'celsius' });
-    expect(choice.message.toolCalls.map((call) => call.function)).toEqual(expected.choices[0]!.message.toolCalls.map((call) => call.function));
+    expect(choice.message.toolCalls.map((call) => call.function)).toEqual(
+      expected.choices[0]!.message.toolCalls.map((call) => call.function),
+    );
     expect(comparable(completion)).toEqual(comparable(expected));
   });
 
@@ -430,7 +436,9 @@ describe.each(transports)('chatCompletionStream over $name', (transport) => {
     const subscriptions = inputs.map((chatInput) => transport.subscribe(interleaved, chatInput));
     // All twenty are running at the same time: each has had chunks before any has finished.
     await Promise.all(subscriptions.map((subscription) => subscription.waitForEvents(3)));
-    const runningTogether = subscriptions.filter((subscription) => subscription.events.every((event) => isChunk(event.chatCompletionStream))).length;
+    const runningTogether = subscriptions.filter((subscription) =>
+      subscription.events.every((event) => isChunk(event.chatCompletionStream)),
+    ).length;
     const results = await Promise.all(subscriptions.map((subscription) => finish(subscription)));
     unsubscribe?.();
 

@@ -22,8 +22,7 @@ describe('traces', async () => {
   const mock = await startMock();
   const service = await startService(mock, { UPSTREAM_MAX_RETRIES: '1' }, { tracer: provider.getTracer('chatql') });
   const spans = () => exporter.getFinishedSpans();
-  const childrenOf = (parent: ReadableSpan) =>
-    spans().filter((span) => span.parentSpanContext?.spanId === parent.spanContext().spanId);
+  const childrenOf = (parent: ReadableSpan) => spans().filter((span) => span.parentSpanContext?.spanId === parent.spanContext().spanId);
 
   it('has a span per mutation with model, client, request id, outcome and tokens, and a child span per upstream attempt', async () => {
     exporter.reset();
@@ -54,7 +53,11 @@ describe('traces', async () => {
     await until(() => spans().some((span) => span.name === 'chat.completion'), 2000, 'the operation span');
     const operation = spans().find((span) => span.name === 'chat.completion')!;
     expect(operation.status).toMatchObject({ code: 2, message: 'UpstreamUnavailableError' });
-    expect(operation.attributes).toMatchObject({ 'chatql.outcome': 'UpstreamUnavailableError', 'chatql.retries': 1, 'http.response.status_code': 500 });
+    expect(operation.attributes).toMatchObject({
+      'chatql.outcome': 'UpstreamUnavailableError',
+      'chatql.retries': 1,
+      'http.response.status_code': 500,
+    });
     const attempts = childrenOf(operation);
     expect(attempts.map((span) => span.attributes['chatql.attempt'])).toEqual([1, 2]);
     for (const attempt of attempts) expect(attempt.attributes['error.type']).toBe('UpstreamUnavailableError');

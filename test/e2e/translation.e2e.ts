@@ -127,20 +127,27 @@ describe('the upstream request', async () => {
     expect(await lastChatBody()).toStrictEqual({ ...expectedBody, stream: false });
   });
 
-  it.each(['graphql-ws', 'sse'] as const)('translates every field of the subscription input over %s, asking for usage', async (transport) => {
-    const subscription =
-      transport === 'sse'
-        ? subscribeSse(service, ChatCompletionStreamSubscription, { input: fullInput })
-        : subscribeWs(createWsClient(service), ChatCompletionStreamSubscription, { input: fullInput });
-    await subscription.done;
-    expect(subscription.events.at(-1)?.chatCompletionStream.__typename).toBe('ChatCompletion');
-    expect(await lastChatBody()).toStrictEqual({ ...expectedBody, stream: true, stream_options: { include_usage: true } });
-  });
+  it.each(['graphql-ws', 'sse'] as const)(
+    'translates every field of the subscription input over %s, asking for usage',
+    async (transport) => {
+      const subscription =
+        transport === 'sse'
+          ? subscribeSse(service, ChatCompletionStreamSubscription, { input: fullInput })
+          : subscribeWs(createWsClient(service), ChatCompletionStreamSubscription, { input: fullInput });
+      await subscription.done;
+      expect(subscription.events.at(-1)?.chatCompletionStream.__typename).toBe('ChatCompletion');
+      expect(await lastChatBody()).toStrictEqual({ ...expectedBody, stream: true, stream_options: { include_usage: true } });
+    },
+  );
 
   it('leaves out every field that was not given or was given as null', async () => {
     const input: ChatCompletionInput = {
       model: 'chatql-mock',
-      messages: [{ user: { content: 'hi', name: null } }, { assistant: { content: 'hello', toolCalls: null } }, { user: { content: 'bye' } }],
+      messages: [
+        { user: { content: 'hi', name: null } },
+        { assistant: { content: 'hello', toolCalls: null } },
+        { user: { content: 'bye' } },
+      ],
       temperature: null,
       topP: null,
       maxTokens: null,
@@ -249,7 +256,9 @@ describe('the answer', async () => {
         service_tier: 'default',
       },
     });
-    const { body } = await postGraphQL(service, ChatCompletionMutation, { input: { model: 'qwen3', messages: [{ user: { content: 'hi' } }] } });
+    const { body } = await postGraphQL(service, ChatCompletionMutation, {
+      input: { model: 'qwen3', messages: [{ user: { content: 'hi' } }] },
+    });
     expect(body.errors).toBeUndefined();
     expect(body.data?.chatCompletion).toStrictEqual({
       __typename: 'ChatCompletion',
@@ -290,7 +299,9 @@ describe('the answer', async () => {
     // FastAPI's envelope, as LiteLLM answers some routes: retrying will not make it a completion.
     mock.enqueue({ status: 200, body: { detail: 'Not Found' } });
     const calls = mock.requests.length;
-    const { body } = await postGraphQL(service, ChatCompletionMutation, { input: { model: 'chatql-mock', messages: [{ user: { content: 'hi' } }] } });
+    const { body } = await postGraphQL(service, ChatCompletionMutation, {
+      input: { model: 'chatql-mock', messages: [{ user: { content: 'hi' } }] },
+    });
     expect(body.errors).toBeUndefined();
     expect(body.data?.chatCompletion).toMatchObject({ __typename: 'UpstreamUnavailableError', source: 'UPSTREAM', retryable: false });
     expect(mock.requests.length - calls).toBe(1);

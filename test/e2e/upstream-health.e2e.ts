@@ -23,7 +23,7 @@ import { createWsClient, postGraphQL, subscribeSse, subscribeWs } from '../utils
 import { writeKeysFile, sha256Hex } from '../utils/keys.js';
 import { metric } from '../utils/metrics.js';
 import { ChatCompletionMutation, ChatCompletionStreamSubscription, ModelsQuery } from '../utils/operations.js';
-import { dispose, startMock, startService, type TestService, until } from '../utils/servers.js';
+import { dispose, startMock, type TestService, until } from '../utils/servers.js';
 
 function input(model = 'chatql-mock', content = 'Hello there'): ChatCompletionInput {
   return { model, messages: [{ user: { content } }] };
@@ -32,7 +32,12 @@ function input(model = 'chatql-mock', content = 'Hello there'): ChatCompletionIn
 type Transport = 'mutation' | 'graphql-ws' | 'sse';
 
 /** One chat operation as the client holding `key` (none: no credential); resolves with its outcome's fields. */
-async function askAs(service: TestService, transport: Transport, chatInput: ChatCompletionInput, key?: string): Promise<Record<string, unknown>> {
+async function askAs(
+  service: TestService,
+  transport: Transport,
+  chatInput: ChatCompletionInput,
+  key?: string,
+): Promise<Record<string, unknown>> {
   const headers: Record<string, string> = key === undefined ? {} : { authorization: `Bearer ${key}` };
   if (transport === 'mutation') {
     const { body } = await postGraphQL(service, ChatCompletionMutation, { input: chatInput }, { headers });
@@ -41,7 +46,11 @@ async function askAs(service: TestService, transport: Transport, chatInput: Chat
   }
   const subscription =
     transport === 'graphql-ws'
-      ? subscribeWs(createWsClient(service, key === undefined ? undefined : { authorization: `Bearer ${key}` }), ChatCompletionStreamSubscription, { input: chatInput })
+      ? subscribeWs(
+          createWsClient(service, key === undefined ? undefined : { authorization: `Bearer ${key}` }),
+          ChatCompletionStreamSubscription,
+          { input: chatInput },
+        )
       : subscribeSse(service, ChatCompletionStreamSubscription, { input: chatInput }, { headers });
   await subscription.done;
   return subscription.events.at(-1)!.chatCompletionStream as Record<string, unknown>;
@@ -49,7 +58,11 @@ async function askAs(service: TestService, transport: Transport, chatInput: Chat
 
 interface Readiness {
   operations: number;
-  upstream: { breaker: { state: string } | null; openBreakers: Array<{ target: string; model: string | null; state: string; until: string }>; openBreakerCount: number };
+  upstream: {
+    breaker: { state: string } | null;
+    openBreakers: Array<{ target: string; model: string | null; state: string; until: string }>;
+    openBreakerCount: number;
+  };
 }
 
 async function readiness(service: TestService): Promise<Readiness> {
@@ -57,7 +70,8 @@ async function readiness(service: TestService): Promise<Readiness> {
 }
 
 /** The mock's chat requests for `model`. */
-const callsFor = (mock: MockUpstream, model: string) => chatCalls(mock).filter((request) => (request.body as { model?: string }).model === model);
+const callsFor = (mock: MockUpstream, model: string) =>
+  chatCalls(mock).filter((request) => (request.body as { model?: string }).model === model);
 
 // ---------------------------------------------------------------------------------------------
 
@@ -132,7 +146,7 @@ describe('health per model: 12 failures of fail-500 (UPSTREAM_BREAKER_THRESHOLD=
 
 // ---------------------------------------------------------------------------------------------
 
-describe("what a client sends never opens a breaker or is retried (UPSTREAM_BREAKER_THRESHOLD=2, UPSTREAM_MAX_RETRIES=2)", () => {
+describe('what a client sends never opens a breaker or is retried (UPSTREAM_BREAKER_THRESHOLD=2, UPSTREAM_MAX_RETRIES=2)', () => {
   let mock: MockUpstream;
   let service: TestService;
   beforeAll(async () => {
@@ -145,45 +159,65 @@ describe("what a client sends never opens a breaker or is retried (UPSTREAM_BREA
     expect(upstream.breaker).toEqual({ state: 'closed' });
   });
 
-  it.each(['x\r\ny', '€', 'a'.repeat(300), 'id with spaces'])('a graphql-ws operation id %j: answered in full, 1 upstream call each, with a header-safe x-request-id', async (operationId) => {
-    mock.reset();
-    const client = createClient({ url: service.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, generateID: () => operationId });
-    dispose(async () => client.dispose());
-    for (let i = 0; i < 3; i++) {
-      const events: unknown[] = [];
-      await new Promise<void>((resolve, reject) => {
-        client.subscribe(
-          { query: print(ChatCompletionStreamSubscription), variables: { input: input() } },
-          { next: (event) => events.push(event), error: reject, complete: resolve },
-        );
+  it.each(['x\r\ny', '€', 'a'.repeat(300), 'id with spaces'])(
+    'a graphql-ws operation id %j: answered in full, 1 upstream call each, with a header-safe x-request-id',
+    async (operationId) => {
+      mock.reset();
+      const client = createClient({
+        url: service.wsUrl,
+        webSocketImpl: WebSocket,
+        retryAttempts: 0,
+        lazy: true,
+        generateID: () => operationId,
       });
-      expect(JSON.stringify(events.at(-1))).toContain('"__typename":"ChatCompletion"');
-    }
-    const calls = chatCalls(mock);
-    expect(calls).toHaveLength(3);
-    for (const call of calls) {
-      const requestId = String(call.headers['x-request-id']);
-      expect(requestId).toMatch(/^[\x21-\x7e]{1,200}$/);
-      expect(requestId).not.toContain(operationId);
-    }
-  });
+      dispose(async () => client.dispose());
+      for (let i = 0; i < 3; i++) {
+        const events: unknown[] = [];
+        await new Promise<void>((resolve, reject) => {
+          client.subscribe(
+            { query: print(ChatCompletionStreamSubscription), variables: { input: input() } },
+            { next: (event) => events.push(event), error: reject, complete: resolve },
+          );
+        });
+        expect(JSON.stringify(events.at(-1))).toContain('"__typename":"ChatCompletion"');
+      }
+      const calls = chatCalls(mock);
+      expect(calls).toHaveLength(3);
+      for (const call of calls) {
+        const requestId = String(call.headers['x-request-id']);
+        expect(requestId).toMatch(/^[\x21-\x7e]{1,200}$/);
+        expect(requestId).not.toContain(operationId);
+      }
+    },
+  );
 
   it('keeps a header-safe graphql-ws operation id in the upstream x-request-id', async () => {
     mock.reset();
     const client = createClient({ url: service.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, generateID: () => 'op-7' });
     dispose(async () => client.dispose());
     await new Promise<void>((resolve, reject) => {
-      client.subscribe({ query: print(ChatCompletionStreamSubscription), variables: { input: input() } }, { next: () => undefined, error: reject, complete: resolve });
+      client.subscribe(
+        { query: print(ChatCompletionStreamSubscription), variables: { input: input() } },
+        { next: () => undefined, error: reject, complete: resolve },
+      );
     });
     expect(String(chatCalls(mock)[0]?.headers['x-request-id'])).toMatch(/:op-7$/);
   });
 
-  it.each(['mutation', 'graphql-ws', 'sse'] as const)('tool parameters nested 20,000 levels deep over %s → InvalidRequestError at input.tools.0.function.parameters, 0 upstream calls', async (transport) => {
-    mock.reset();
-    const answer = await sendDeepTool(service, transport, 20_000);
-    expect(answer).toMatchObject({ __typename: 'InvalidRequestError', source: 'SERVICE', param: 'input.tools.0.function.parameters', code: 'too_deep' });
-    expect(chatCalls(mock)).toHaveLength(0);
-  });
+  it.each(['mutation', 'graphql-ws', 'sse'] as const)(
+    'tool parameters nested 20,000 levels deep over %s → InvalidRequestError at input.tools.0.function.parameters, 0 upstream calls',
+    async (transport) => {
+      mock.reset();
+      const answer = await sendDeepTool(service, transport, 20_000);
+      expect(answer).toMatchObject({
+        __typename: 'InvalidRequestError',
+        source: 'SERVICE',
+        param: 'input.tools.0.function.parameters',
+        code: 'too_deep',
+      });
+      expect(chatCalls(mock)).toHaveLength(0);
+    },
+  );
 
   it('parameters 64 levels deep still go upstream; a response format schema 65 deep is refused', async () => {
     mock.reset();
@@ -193,7 +227,10 @@ describe("what a client sends never opens a breaker or is retried (UPSTREAM_BREA
     expect(ok.__typename).toBe('ChatCompletion');
     let schema: Record<string, unknown> = {};
     for (let i = 0; i < 64; i++) schema = { a: schema };
-    const refused = await askAs(service, 'mutation', { ...input(), responseFormat: { type: 'JSON_SCHEMA', jsonSchema: { name: 'deep', schema } } });
+    const refused = await askAs(service, 'mutation', {
+      ...input(),
+      responseFormat: { type: 'JSON_SCHEMA', jsonSchema: { name: 'deep', schema } },
+    });
     expect(refused).toMatchObject({ __typename: 'InvalidRequestError', param: 'input.responseFormat.jsonSchema.schema' });
     expect(chatCalls(mock)).toHaveLength(1);
   });
@@ -205,17 +242,29 @@ describe("the service's own failures on the upstream path", () => {
   it('an exception inside an attempt is logged with its stack and answered as UpstreamUnavailableError (SERVICE, not retryable): 1 attempt, no fallback, no breaker', async () => {
     const primary = await startMock();
     const fallback = await startMock();
-    const result = loadConfig({ OPENAI_BASE_URL: primary.url, OPENAI_API_KEY: 'sk-test', UPSTREAM_FALLBACKS: `${fallback.url},#chatql-mock`, UPSTREAM_BREAKER_THRESHOLD: '1' });
+    const result = loadConfig({
+      OPENAI_BASE_URL: primary.url,
+      OPENAI_API_KEY: 'sk-test',
+      UPSTREAM_FALLBACKS: `${fallback.url},#chatql-mock`,
+      UPSTREAM_BREAKER_THRESHOLD: '1',
+    });
     if (!result.ok) throw new Error(result.problems.join('; '));
     const lines: Array<Record<string, unknown>> = [];
     const logger = createLogger('info', { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) } as never);
     const targets = createUpstreamTargets(result.config.upstream, logger);
     dispose(async () => Promise.all(targets.map((target) => target.close())));
     let attempts = 0;
-    const failing = callWithFailover({ retry: { maxRetries: 2 }, redact: createRedactor([]), logger }, 'chat.completions', new AbortController().signal, targets, 'chatql-mock', async () => {
-      attempts += 1;
-      throw new RangeError('Maximum call stack size exceeded');
-    });
+    const failing = callWithFailover(
+      { retry: { maxRetries: 2 }, redact: createRedactor([]), logger },
+      'chat.completions',
+      new AbortController().signal,
+      targets,
+      'chatql-mock',
+      async () => {
+        attempts += 1;
+        throw new RangeError('Maximum call stack size exceeded');
+      },
+    );
     const error = await failing.catch((caught: unknown) => caught);
     expect(error).toMatchObject({ name: 'UpstreamUnavailableError', source: 'SERVICE', retryable: false });
     expect((error as Error).message).not.toMatch(/stack|RangeError/);
@@ -225,7 +274,14 @@ describe("the service's own failures on the upstream path", () => {
     expect(String(logged?.error)).toMatch(/RangeError: Maximum call stack size exceeded\n\s+at /);
     for (const target of targets) expect(target.health?.openBreakers()).toEqual([]);
     // The breaker (threshold 1) is still closed: the next call goes through.
-    const served = await callWithFailover({ retry: { maxRetries: 0 }, redact: createRedactor([]), logger }, 'models', new AbortController().signal, targets, 'chatql-mock', (target) => target.client.models.list());
+    const served = await callWithFailover(
+      { retry: { maxRetries: 0 }, redact: createRedactor([]), logger },
+      'models',
+      new AbortController().signal,
+      targets,
+      'chatql-mock',
+      (target) => target.client.models.list(),
+    );
     expect(served.target.name).toBe('primary');
     expect(chatCalls(fallback)).toHaveLength(0);
   });
@@ -247,7 +303,11 @@ async function rawSocket(service: TestService): Promise<WebSocket> {
 }
 
 function subscribeMessage(id: string): string {
-  return JSON.stringify({ id, type: 'subscribe', payload: { query: print(ChatCompletionStreamSubscription), variables: { input: input() } } });
+  return JSON.stringify({
+    id,
+    type: 'subscribe',
+    payload: { query: print(ChatCompletionStreamSubscription), variables: { input: input() } },
+  });
 }
 
 describe('operations that never started leave nothing behind', () => {
@@ -326,30 +386,46 @@ describe('AUTH_MODE=forward: a client key goes only to the upstream it belongs t
   });
 
   it('warns once at start-up that fallbacks on another base URL are skipped', () => {
-    const warnings = service.logs.filter((line) => String(line.msg).startsWith('AUTH_MODE=forward: fallbacks on another base URL are skipped'));
+    const warnings = service.logs.filter((line) =>
+      String(line.msg).startsWith('AUTH_MODE=forward: fallbacks on another base URL are skipped'),
+    );
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({ level: 40, fallbacks: ['fallback-1'] });
     expect(JSON.stringify(warnings[0])).not.toContain(elsewhere.url);
   });
 
-  it.each(['mutation', 'graphql-ws', 'sse'] as const)('over %s, fail-500 → the #model fallback on the same upstream serves it; the other host gets nothing', async (transport) => {
-    primary.reset();
-    elsewhere.reset();
-    const answer = await askAs(service, transport, input('fail-500'), GOOD);
-    expect(answer).toMatchObject({ __typename: 'ChatCompletion', model: 'chatql-mock' });
-    expect(chatCalls(primary).map((request) => (request.body as { model: string }).model)).toEqual(['fail-500', 'chatql-mock']);
-    for (const request of chatCalls(primary)) expect(request.headers.authorization).toBe(`Bearer ${GOOD}`);
-    expect(elsewhere.requests, 'the client key never went to the other host').toHaveLength(0);
-  });
+  it.each(['mutation', 'graphql-ws', 'sse'] as const)(
+    'over %s, fail-500 → the #model fallback on the same upstream serves it; the other host gets nothing',
+    async (transport) => {
+      primary.reset();
+      elsewhere.reset();
+      const answer = await askAs(service, transport, input('fail-500'), GOOD);
+      expect(answer).toMatchObject({ __typename: 'ChatCompletion', model: 'chatql-mock' });
+      expect(chatCalls(primary).map((request) => (request.body as { model: string }).model)).toEqual(['fail-500', 'chatql-mock']);
+      for (const request of chatCalls(primary)) expect(request.headers.authorization).toBe(`Bearer ${GOOD}`);
+      expect(elsewhere.requests, 'the client key never went to the other host').toHaveLength(0);
+    },
+  );
 
   it('a token that is not 1-4096 visible ASCII characters is refused (SERVICE) without any upstream call', async () => {
     primary.reset();
     // Over graphql-ws, where a browser can put anything in connectionParams.
-    const client = createClient({ url: service.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, connectionParams: { authorization: 'Bearer sk-x\u0001' } });
+    const client = createClient({
+      url: service.wsUrl,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      lazy: true,
+      connectionParams: { authorization: 'Bearer sk-x\u0001' },
+    });
     dispose(async () => client.dispose());
     const closed = await new Promise<{ code: number; reason: string }>((resolve) => {
-      client.on('closed', (event) => resolve({ code: (event as { code: number }).code, reason: String((event as { reason: unknown }).reason) }));
-      client.subscribe({ query: print(ChatCompletionStreamSubscription), variables: { input: input() } }, { next: () => undefined, error: () => undefined, complete: () => undefined });
+      client.on('closed', (event) =>
+        resolve({ code: (event as { code: number }).code, reason: String((event as { reason: unknown }).reason) }),
+      );
+      client.subscribe(
+        { query: print(ChatCompletionStreamSubscription), variables: { input: input() } },
+        { next: () => undefined, error: () => undefined, complete: () => undefined },
+      );
     });
     expect(closed.code).toBe(4403);
     expect(closed.reason).toMatch(/visible ASCII/);
@@ -357,7 +433,11 @@ describe('AUTH_MODE=forward: a client key goes only to the upstream it belongs t
     const long = await askAs(service, 'mutation', input(), `sk-${'x'.repeat(4100)}`);
     expect(long).toMatchObject({ __typename: 'AuthenticationError', source: 'SERVICE' });
     // Node's HTTP parser refuses a control character in a header before the service sees it.
-    const raw = await rawHttp(service, `Bearer sk-x\u0001`, JSON.stringify({ query: print(ChatCompletionMutation), variables: { input: input() } }));
+    const raw = await rawHttp(
+      service,
+      `Bearer sk-x\u0001`,
+      JSON.stringify({ query: print(ChatCompletionMutation), variables: { input: input() } }),
+    );
     expect(raw).toMatch(/^HTTP\/1\.1 400 /);
     expect(primary.requests).toHaveLength(0);
   });
@@ -377,7 +457,12 @@ describe('AUTH_MODE=forward: a client key goes only to the upstream it belongs t
 });
 
 /** A request over a raw TCP socket, for headers and bodies that HTTP clients refuse to send or to build. */
-async function rawHttp(service: TestService, authorization: string | null, body: string, accept = 'application/graphql-response+json'): Promise<string> {
+async function rawHttp(
+  service: TestService,
+  authorization: string | null,
+  body: string,
+  accept = 'application/graphql-response+json',
+): Promise<string> {
   const { port } = new URL(service.url);
   const socket = connect(Number(port), '127.0.0.1');
   socket.write(
@@ -396,17 +481,23 @@ async function rawHttp(service: TestService, authorization: string | null, body:
 async function sendDeepTool(service: TestService, transport: Transport, depth: number): Promise<Record<string, unknown>> {
   const deep = `${'{"a":'.repeat(depth)}{}${'}'.repeat(depth)}`;
   const document = transport === 'mutation' ? ChatCompletionMutation : ChatCompletionStreamSubscription;
-  const template = JSON.stringify({ query: print(document), variables: { input: { ...input(), tools: [{ function: { name: 'deep', parameters: 'DEEP' } }] } } });
+  const template = JSON.stringify({
+    query: print(document),
+    variables: { input: { ...input(), tools: [{ function: { name: 'deep', parameters: 'DEEP' } }] } },
+  });
   const body = template.replace('"DEEP"', deep);
   if (transport === 'graphql-ws') {
     const socket = await rawSocket(service);
     const payload = body.slice(0, -1);
     socket.send(`{"id":"deep","type":"subscribe","payload":${payload}}}`);
-    const message = await new Promise<string>((resolve) => socket.on('message', (data) => {
-      if (String(data).includes('"next"')) resolve(String(data));
-    }));
+    const message = await new Promise<string>((resolve) =>
+      socket.on('message', (data) => {
+        if (String(data).includes('"next"')) resolve(String(data));
+      }),
+    );
     socket.close();
-    return (JSON.parse(message) as { payload: { data: { chatCompletionStream: Record<string, unknown> } } }).payload.data.chatCompletionStream;
+    return (JSON.parse(message) as { payload: { data: { chatCompletionStream: Record<string, unknown> } } }).payload.data
+      .chatCompletionStream;
   }
   const response = await rawHttp(service, null, body, transport === 'sse' ? 'text/event-stream' : 'application/graphql-response+json');
   const json = transport === 'sse' ? /^data: (.*)$/m.exec(response)?.[1] : response.slice(response.indexOf('\r\n\r\n') + 4);

@@ -193,7 +193,7 @@ describe('ChunkAccumulator: tool calls', () => {
 
   it('orders calls by index even when the higher index opens first', () => {
     const chunks = sse(
-      String.raw`data: {…,"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"call_b","type":"function","function":{"name":"second","arguments":"{}"}}]},"finish_reason":null}]}
+      `data: {…,"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"call_b","type":"function","function":{"name":"second","arguments":"{}"}}]},"finish_reason":null}]}
        data: {…,"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"first","arguments":"{}"}}]},"finish_reason":null}]}
        data: {…,"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}`,
       TOOL_ENVELOPE,
@@ -294,7 +294,9 @@ describe('ChunkAccumulator: odd chunks', () => {
   it("ignores Azure's content-filter chunk with empty id/model, created 0 and no delta", () => {
     const chunks = [
       ...sse(CONTENT_STREAM, CONTENT_ENVELOPE).slice(0, -1),
-      JSON.parse('{"id":"","object":"","created":0,"model":"","choices":[{"index":0,"finish_reason":null,"content_filter_results":{}}]}') as WireChunk,
+      JSON.parse(
+        '{"id":"","object":"","created":0,"model":"","choices":[{"index":0,"finish_reason":null,"content_filter_results":{}}]}',
+      ) as WireChunk,
       ...sse(CONTENT_STREAM, CONTENT_ENVELOPE).slice(-1),
     ];
     const completion = complete(chunks);

@@ -37,7 +37,10 @@ describe('AUTH_MODE=forward: tokens that may go upstream as a header', () => {
 
   it('accepts 4,096 visible ASCII characters, and forwards the token as it came', async () => {
     const token = `sk-${'x'.repeat(4093)}`;
-    expect(await forward.authenticate(`Bearer ${token}`)).toMatchObject({ upstreamKey: token, id: expect.stringMatching(/^key-[0-9a-f]{16}$/) });
+    expect(await forward.authenticate(`Bearer ${token}`)).toMatchObject({
+      upstreamKey: token,
+      id: expect.stringMatching(/^key-[0-9a-f]{16}$/),
+    });
   });
 });
 
@@ -96,8 +99,26 @@ describe('CLIENT_KEYS_FILE', () => {
     ['an unknown limit', { clients: [{ id: 'a', keySha256: sha('k'), limits: { rpm: 5 } }] }, /clients\.0\.limits/],
     ['a bad id', { clients: [{ id: 'a b', keySha256: sha('k') }] }, /clients\.0\.id/],
     ['the reserved id', { clients: [{ id: 'anonymous', keySha256: sha('k') }] }, /reserved/],
-    ['the same id twice', { clients: [{ id: 'a', keySha256: sha('k') }, { id: 'a', keySha256: sha('l') }] }, /listed twice/],
-    ['the same key twice', { clients: [{ id: 'a', keySha256: sha('k') }, { id: 'b', keySha256: sha('k').toUpperCase() }] }, /same as an earlier/],
+    [
+      'the same id twice',
+      {
+        clients: [
+          { id: 'a', keySha256: sha('k') },
+          { id: 'a', keySha256: sha('l') },
+        ],
+      },
+      /listed twice/,
+    ],
+    [
+      'the same key twice',
+      {
+        clients: [
+          { id: 'a', keySha256: sha('k') },
+          { id: 'b', keySha256: sha('k').toUpperCase() },
+        ],
+      },
+      /same as an earlier/,
+    ],
   ])('refuses %s, saying where', (_name, content, message) => {
     const path = keysFile(content);
     const found = problems({ AUTH_MODE: 'api-key', CLIENT_KEYS_FILE: path });
@@ -123,7 +144,11 @@ describe('authentication', () => {
 
   it('finds an api-key client by its key, and refuses others without echoing them', async () => {
     const auth = createAuthenticator(
-      { mode: 'api-key', clients: [{ id: 'c1', keySha256: Buffer.from(sha('key-one'), 'hex'), limits: { dailyTokens: 10 } }], file: 'unused.json' },
+      {
+        mode: 'api-key',
+        clients: [{ id: 'c1', keySha256: Buffer.from(sha('key-one'), 'hex'), limits: { dailyTokens: 10 } }],
+        file: 'unused.json',
+      },
       { ...UNLIMITED, requestsPerMinute: 7 },
     );
     expect(await auth.authenticate('Bearer key-one')).toMatchObject({ id: 'c1', limits: { requestsPerMinute: 7, dailyTokens: 10 } });
@@ -156,7 +181,10 @@ describe('limits', () => {
   it('estimates text at about 4 characters a token, images at a fixed cost whatever their size', () => {
     const text = { model: 'm', messages: [{ user: { content: 'x'.repeat(400) } }] };
     expect(estimatePromptTokens(text)).toBe(104);
-    const image = { model: 'm', messages: [{ user: { parts: [{ imageUrl: { url: `data:image/png;base64,${'A'.repeat(1_000_000)}` } }] } }] };
+    const image = {
+      model: 'm',
+      messages: [{ user: { parts: [{ imageUrl: { url: `data:image/png;base64,${'A'.repeat(1_000_000)}` } }] } }],
+    };
     expect(estimatePromptTokens(image)).toBe(4 + 765);
   });
 });

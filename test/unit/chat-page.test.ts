@@ -50,7 +50,12 @@ describe('buildMessages', () => {
 describe('buildInput', () => {
   it('sends empty numbers as null (not sent upstream) and the tool only when offered', () => {
     const settings = { model: 'm', system: '', temperature: null, maxTokens: null, offerWeatherTool: false };
-    expect(buildInput(settings, [], { text: 'x' })).toEqual({ model: 'm', messages: [{ user: { content: 'x' } }], temperature: null, maxTokens: null });
+    expect(buildInput(settings, [], { text: 'x' })).toEqual({
+      model: 'm',
+      messages: [{ user: { content: 'x' } }],
+      temperature: null,
+      maxTokens: null,
+    });
     expect(buildInput({ ...settings, temperature: 0, maxTokens: 1, offerWeatherTool: true }, [], { text: 'x' })).toMatchObject({
       temperature: 0,
       maxTokens: 1,
@@ -76,15 +81,28 @@ describe('describeFailure', () => {
   });
 
   it('offers Retry only where retrying can help, and says what to do otherwise', () => {
-    expect(describeFailure({ ...base, __typename: 'BudgetExceededError' })).toMatchObject({ title: 'Budget exhausted', action: { kind: 'none' } });
+    expect(describeFailure({ ...base, __typename: 'BudgetExceededError' })).toMatchObject({
+      title: 'Budget exhausted',
+      action: { kind: 'none' },
+    });
     expect(describeFailure({ ...base, __typename: 'BudgetExceededError' }).advice).toContain('contact the operator');
-    expect(describeFailure({ ...base, __typename: 'AuthenticationError' })).toMatchObject({ title: 'Authentication failed', action: { kind: 'none' } });
-    expect(describeFailure({ ...base, __typename: 'UpstreamTimeoutError', retryable: true })).toMatchObject({ title: 'The upstream is slow', action: { kind: 'retry' } });
+    expect(describeFailure({ ...base, __typename: 'AuthenticationError' })).toMatchObject({
+      title: 'Authentication failed',
+      action: { kind: 'none' },
+    });
+    expect(describeFailure({ ...base, __typename: 'UpstreamTimeoutError', retryable: true })).toMatchObject({
+      title: 'The upstream is slow',
+      action: { kind: 'retry' },
+    });
     const down = describeFailure({ ...base, __typename: 'UpstreamUnavailableError', retryable: true, status: 503 });
     expect(down).toMatchObject({ title: 'The upstream is down', action: { kind: 'retry' } });
     expect(down.advice).toContain('(HTTP 503)');
     const invalid = describeFailure({ ...base, __typename: 'InvalidRequestError', param: 'input.temperature', code: null });
-    expect(invalid).toMatchObject({ title: 'Invalid request', message: 'upstream said no (parameter: input.temperature)', action: { kind: 'none' } });
+    expect(invalid).toMatchObject({
+      title: 'Invalid request',
+      message: 'upstream said no (parameter: input.temperature)',
+      action: { kind: 'none' },
+    });
     expect(describeFailure({ ...base, __typename: 'NotFoundError' }).advice).toContain('pick another one');
     expect(describeFailure({ ...base, __typename: 'PermissionDeniedError' }).advice).toContain('pick another one');
   });

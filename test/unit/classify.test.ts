@@ -114,7 +114,9 @@ describe('classifyFailure: HTTP errors', () => {
 
   it('403 → PermissionDeniedError', () => {
     const mapped = map(
-      http(403, { error: { message: 'key not allowed to access model gpt-4o', type: 'key_model_access_denied', param: 'model', code: '403' } }),
+      http(403, {
+        error: { message: 'key not allowed to access model gpt-4o', type: 'key_model_access_denied', param: 'model', code: '403' },
+      }),
     );
     expect(mapped).toBeInstanceOf(PermissionDeniedError);
     expect(mapped.retryable).toBe(false);
@@ -127,7 +129,7 @@ describe('classifyFailure: HTTP errors', () => {
     expect(mapped.retryable).toBe(false);
   });
 
-  it("404 from Ollama (type not_found_error, code null) → NotFoundError", () => {
+  it('404 from Ollama (type not_found_error, code null) → NotFoundError', () => {
     const mapped = map(http(404, { error: { code: null, message: 'model not found', param: null, type: 'not_found_error' } }));
     expect(mapped).toBeInstanceOf(NotFoundError);
     expect(mapped.message).toBe('model not found');
@@ -178,7 +180,11 @@ describe('classifyFailure: HTTP errors', () => {
   });
 
   it.each([500, 502, 503, 504])('%s → UpstreamUnavailableError with that status, retryable', (status) => {
-    const mapped = map(http(status, { error: { message: 'The server had an error processing your request.', type: 'server_error', param: null, code: null } }));
+    const mapped = map(
+      http(status, {
+        error: { message: 'The server had an error processing your request.', type: 'server_error', param: null, code: null },
+      }),
+    );
     expect(mapped).toBeInstanceOf(UpstreamUnavailableError);
     expect((mapped as UpstreamUnavailableError).status).toBe(status);
     expect(mapped.retryable).toBe(true);
@@ -205,7 +211,9 @@ describe('classifyFailure: HTTP errors', () => {
 
   it("vLLM's nested error body with an integer code on a 400 → InvalidRequestError", () => {
     const mapped = map(
-      http(400, { error: { message: "This model's maximum context length is 2048 tokens.", type: 'BadRequestError', param: null, code: 400 } }),
+      http(400, {
+        error: { message: "This model's maximum context length is 2048 tokens.", type: 'BadRequestError', param: null, code: 400 },
+      }),
     );
     expect(mapped).toBeInstanceOf(InvalidRequestError);
     expect(mapped.message).toContain('maximum context length');
@@ -267,9 +275,24 @@ describe('classifyFailure: budgets', () => {
   });
 
   it.each([
-    ['Anthropic via LiteLLM', 'litellm.BadRequestError: AnthropicException - max_tokens must be greater than thinking.budget_tokens.', null, 'thinking.budget_tokens'],
-    ['a budget_tokens range error', 'thinking.budget_tokens: Input should be greater than or equal to 1024', 'invalid_request_error', 'budget_tokens'],
-    ['a reasoning budget above the limit', 'reasoning budget_tokens exceeds max_tokens', 'invalid_request_error', 'reasoning.budget_tokens'],
+    [
+      'Anthropic via LiteLLM',
+      'litellm.BadRequestError: AnthropicException - max_tokens must be greater than thinking.budget_tokens.',
+      null,
+      'thinking.budget_tokens',
+    ],
+    [
+      'a budget_tokens range error',
+      'thinking.budget_tokens: Input should be greater than or equal to 1024',
+      'invalid_request_error',
+      'budget_tokens',
+    ],
+    [
+      'a reasoning budget above the limit',
+      'reasoning budget_tokens exceeds max_tokens',
+      'invalid_request_error',
+      'reasoning.budget_tokens',
+    ],
   ] as const)('a 400 about budget_tokens (%s) is an InvalidRequestError, not a budget error', (_label, message, type, param) => {
     const mapped = map(http(400, { error: { message, type, param, code: '400' } }));
     expect(mapped).toBeInstanceOf(InvalidRequestError);
@@ -299,56 +322,245 @@ describe('classifyFailure: the decisions (error, origin, retry, health), every s
     ['502 (a proxy page)', http(502, undefined), 'UpstreamUnavailableError', 'upstream', true, 'model'],
     ['503', http(503, SERVER_ERROR), 'UpstreamUnavailableError', 'upstream', true, 'model'],
     ['504', http(504, SERVER_ERROR), 'UpstreamUnavailableError', 'upstream', true, 'model'],
-    ['408', http(408, { error: { message: 'timeout', type: null, param: null, code: null } }), 'UpstreamTimeoutError', 'upstream', true, 'model'],
+    [
+      '408',
+      http(408, { error: { message: 'timeout', type: null, param: null, code: null } }),
+      'UpstreamTimeoutError',
+      'upstream',
+      true,
+      'model',
+    ],
     ['400', http(400, CONTEXT_LENGTH), 'InvalidRequestError', 'upstream', false, 'none'],
     ['401', http(401, BAD_KEY), 'AuthenticationError', 'upstream', false, 'none'],
-    ['403', http(403, { error: { message: 'denied', type: 'permission_denied', param: null, code: null } }), 'PermissionDeniedError', 'upstream', false, 'none'],
+    [
+      '403',
+      http(403, { error: { message: 'denied', type: 'permission_denied', param: null, code: null } }),
+      'PermissionDeniedError',
+      'upstream',
+      false,
+      'none',
+    ],
     ['404', http(404, MODEL_NOT_FOUND), 'NotFoundError', 'upstream', false, 'none'],
-    ['409', http(409, { error: { message: 'conflict', type: null, param: null, code: null } }), 'InvalidRequestError', 'upstream', true, 'none'],
-    ['422', http(422, { error: { message: 'bad', type: 'invalid_request_error', param: null, code: null } }), 'InvalidRequestError', 'upstream', false, 'none'],
+    [
+      '409',
+      http(409, { error: { message: 'conflict', type: null, param: null, code: null } }),
+      'InvalidRequestError',
+      'upstream',
+      true,
+      'none',
+    ],
+    [
+      '422',
+      http(422, { error: { message: 'bad', type: 'invalid_request_error', param: null, code: null } }),
+      'InvalidRequestError',
+      'upstream',
+      false,
+      'none',
+    ],
     ['429', http(429, RATE_LIMITED), 'RateLimitError', 'upstream', true, 'none'],
     ['429 with a long Retry-After', http(429, RATE_LIMITED, { 'retry-after': '60' }), 'RateLimitError', 'upstream', true, 'none'],
-    ['a 429 budget error', http(429, { error: { message: 'Budget has been exceeded!', type: 'budget_exceeded', param: null, code: '429' } }), 'BudgetExceededError', 'upstream', false, 'none'],
-    ['in-band 500 (LiteLLM)', midStream({ message: 'Error processing stream start', type: 'None', param: null, code: '500' }), 'UpstreamUnavailableError', 'upstream', true, 'model'],
-    ['in-band 429 (LiteLLM)', midStream({ message: 'rate limited', type: 'None', param: null, code: '429' }), 'RateLimitError', 'upstream', true, 'none'],
-    ['in-band 400 (vLLM flat)', new InBandUpstreamError({ message: 'bad', type: 'BadRequestError', param: null, code: 400 }), 'InvalidRequestError', 'upstream', false, 'none'],
+    [
+      'a 429 budget error',
+      http(429, { error: { message: 'Budget has been exceeded!', type: 'budget_exceeded', param: null, code: '429' } }),
+      'BudgetExceededError',
+      'upstream',
+      false,
+      'none',
+    ],
+    [
+      'in-band 500 (LiteLLM)',
+      midStream({ message: 'Error processing stream start', type: 'None', param: null, code: '500' }),
+      'UpstreamUnavailableError',
+      'upstream',
+      true,
+      'model',
+    ],
+    [
+      'in-band 429 (LiteLLM)',
+      midStream({ message: 'rate limited', type: 'None', param: null, code: '429' }),
+      'RateLimitError',
+      'upstream',
+      true,
+      'none',
+    ],
+    [
+      'in-band 400 (vLLM flat)',
+      new InBandUpstreamError({ message: 'bad', type: 'BadRequestError', param: null, code: 400 }),
+      'InvalidRequestError',
+      'upstream',
+      false,
+      'none',
+    ],
     ['in-band with nothing to go on', new InBandUpstreamError({ message: 'boom' }), 'UpstreamUnavailableError', 'upstream', true, 'model'],
     ['header timeout', new APIConnectionTimeoutError(), 'UpstreamTimeoutError', 'upstream', false, 'model'],
     ['idle timeout (stall)', new undiciErrors.BodyTimeoutError(), 'UpstreamTimeoutError', 'upstream', false, 'model'],
-    ['connection refused', noResponse(nodeError('connect ECONNREFUSED 127.0.0.1:4000', 'ECONNREFUSED')), 'UpstreamUnavailableError', 'upstream', true, 'target'],
-    ['DNS failure', noResponse(nodeError('getaddrinfo ENOTFOUND llm.invalid', 'ENOTFOUND')), 'UpstreamUnavailableError', 'upstream', true, 'target'],
-    ['DNS timeout', noResponse(nodeError('getaddrinfo EAI_AGAIN llm.internal', 'EAI_AGAIN')), 'UpstreamUnavailableError', 'upstream', true, 'target'],
-    ['TLS to a plain port', noResponse(nodeError('ssl3_get_record:wrong version number', 'ERR_SSL_WRONG_VERSION_NUMBER')), 'UpstreamUnavailableError', 'upstream', true, 'target'],
-    ['TLS, a self-signed certificate', noResponse(nodeError('self-signed certificate', 'DEPTH_ZERO_SELF_SIGNED_CERT')), 'UpstreamUnavailableError', 'upstream', true, 'target'],
-    ['TLS, a wrong host name', noResponse(nodeError("Hostname/IP does not match certificate's altnames", 'ERR_TLS_CERT_ALTNAME_INVALID')), 'UpstreamUnavailableError', 'upstream', true, 'target'],
-    ['reset before any response byte (RST)', noResponse(nodeError('read ECONNRESET', 'ECONNRESET')), 'UpstreamUnavailableError', 'upstream', true, 'target'],
-    ['closed before any response byte', noResponse(new undiciErrors.SocketError('other side closed')), 'UpstreamUnavailableError', 'upstream', true, 'target'],
+    [
+      'connection refused',
+      noResponse(nodeError('connect ECONNREFUSED 127.0.0.1:4000', 'ECONNREFUSED')),
+      'UpstreamUnavailableError',
+      'upstream',
+      true,
+      'target',
+    ],
+    [
+      'DNS failure',
+      noResponse(nodeError('getaddrinfo ENOTFOUND llm.invalid', 'ENOTFOUND')),
+      'UpstreamUnavailableError',
+      'upstream',
+      true,
+      'target',
+    ],
+    [
+      'DNS timeout',
+      noResponse(nodeError('getaddrinfo EAI_AGAIN llm.internal', 'EAI_AGAIN')),
+      'UpstreamUnavailableError',
+      'upstream',
+      true,
+      'target',
+    ],
+    [
+      'TLS to a plain port',
+      noResponse(nodeError('ssl3_get_record:wrong version number', 'ERR_SSL_WRONG_VERSION_NUMBER')),
+      'UpstreamUnavailableError',
+      'upstream',
+      true,
+      'target',
+    ],
+    [
+      'TLS, a self-signed certificate',
+      noResponse(nodeError('self-signed certificate', 'DEPTH_ZERO_SELF_SIGNED_CERT')),
+      'UpstreamUnavailableError',
+      'upstream',
+      true,
+      'target',
+    ],
+    [
+      'TLS, a wrong host name',
+      noResponse(nodeError("Hostname/IP does not match certificate's altnames", 'ERR_TLS_CERT_ALTNAME_INVALID')),
+      'UpstreamUnavailableError',
+      'upstream',
+      true,
+      'target',
+    ],
+    [
+      'reset before any response byte (RST)',
+      noResponse(nodeError('read ECONNRESET', 'ECONNRESET')),
+      'UpstreamUnavailableError',
+      'upstream',
+      true,
+      'target',
+    ],
+    [
+      'closed before any response byte',
+      noResponse(new undiciErrors.SocketError('other side closed')),
+      'UpstreamUnavailableError',
+      'upstream',
+      true,
+      'target',
+    ],
     ['connect timeout', noResponse(new undiciErrors.ConnectTimeoutError()), 'UpstreamUnavailableError', 'upstream', true, 'target'],
-    ['a stream that broke after its headers', new undiciErrors.SocketError('other side closed'), 'UpstreamUnavailableError', 'upstream', true, 'model'],
-    ['a JSON body cut off mid-way', new undiciErrors.SocketError('other side closed'), 'UpstreamUnavailableError', 'upstream', true, 'model'],
+    [
+      'a stream that broke after its headers',
+      new undiciErrors.SocketError('other side closed'),
+      'UpstreamUnavailableError',
+      'upstream',
+      true,
+      'model',
+    ],
+    [
+      'a JSON body cut off mid-way',
+      new undiciErrors.SocketError('other side closed'),
+      'UpstreamUnavailableError',
+      'upstream',
+      true,
+      'model',
+    ],
     ['a reset mid-body (ECONNRESET)', nodeError('read ECONNRESET', 'ECONNRESET'), 'UpstreamUnavailableError', 'upstream', true, 'model'],
     ['a short body', new undiciErrors.ResponseContentLengthMismatchError(), 'UpstreamUnavailableError', 'upstream', true, 'model'],
-    ["undici fetch's \"terminated\"", Object.assign(new TypeError('terminated'), { cause: new undiciErrors.SocketError('other side closed') }), 'UpstreamUnavailableError', 'upstream', true, 'model'],
-    ['a stream that ended unfinished', new StreamEndedUnfinished('no finish reason'), 'UpstreamUnavailableError', 'upstream', true, 'model'],
-    ['malformed JSON (SyntaxError)', new SyntaxError('Unexpected token < in JSON at position 0'), 'UpstreamUnavailableError', 'upstream', false, 'none'],
+    [
+      'undici fetch\'s "terminated"',
+      Object.assign(new TypeError('terminated'), { cause: new undiciErrors.SocketError('other side closed') }),
+      'UpstreamUnavailableError',
+      'upstream',
+      true,
+      'model',
+    ],
+    [
+      'a stream that ended unfinished',
+      new StreamEndedUnfinished('no finish reason'),
+      'UpstreamUnavailableError',
+      'upstream',
+      true,
+      'model',
+    ],
+    [
+      'malformed JSON (SyntaxError)',
+      new SyntaxError('Unexpected token < in JSON at position 0'),
+      'UpstreamUnavailableError',
+      'upstream',
+      false,
+      'none',
+    ],
     ['not a chat completion', new MalformedUpstreamAnswer('not a completion'), 'UpstreamUnavailableError', 'upstream', false, 'none'],
     ['an abort (SDK)', new APIUserAbortError(), 'UpstreamUnavailableError', 'cancelled', false, 'none'],
     ['an abort (undici)', new undiciErrors.RequestAbortedError(), 'UpstreamUnavailableError', 'cancelled', false, 'none'],
-    ['a header value undici refuses (forwarded token with a control character)', noResponse(new undiciErrors.InvalidArgumentError('invalid authorization header')), 'UpstreamUnavailableError', 'service', false, 'none'],
-    ['a header value the SDK refuses ("x\\r\\ny")', new TypeError('Headers.append: "x\r\ny" is an invalid header value.'), 'UpstreamUnavailableError', 'service', false, 'none'],
-    ['a header value that is not a ByteString ("€")', new TypeError('Cannot convert argument to a ByteString because the character at index 0 has a value of 8364 which is greater than 255.'), 'UpstreamUnavailableError', 'service', false, 'none'],
-    ['a stack overflow in JSON.stringify', new RangeError('Maximum call stack size exceeded'), 'UpstreamUnavailableError', 'service', false, 'none'],
+    [
+      'a header value undici refuses (forwarded token with a control character)',
+      noResponse(new undiciErrors.InvalidArgumentError('invalid authorization header')),
+      'UpstreamUnavailableError',
+      'service',
+      false,
+      'none',
+    ],
+    [
+      'a header value the SDK refuses ("x\\r\\ny")',
+      new TypeError('Headers.append: "x\r\ny" is an invalid header value.'),
+      'UpstreamUnavailableError',
+      'service',
+      false,
+      'none',
+    ],
+    [
+      'a header value that is not a ByteString ("€")',
+      new TypeError(
+        'Cannot convert argument to a ByteString because the character at index 0 has a value of 8364 which is greater than 255.',
+      ),
+      'UpstreamUnavailableError',
+      'service',
+      false,
+      'none',
+    ],
+    [
+      'a stack overflow in JSON.stringify',
+      new RangeError('Maximum call stack size exceeded'),
+      'UpstreamUnavailableError',
+      'service',
+      false,
+      'none',
+    ],
     ['a bare TypeError "terminated" (no network cause)', new TypeError('terminated'), 'UpstreamUnavailableError', 'service', false, 'none'],
     ['an Error without a code', new Error('socket hang up'), 'UpstreamUnavailableError', 'service', false, 'none'],
     ['a non-Error', 'weird', 'UpstreamUnavailableError', 'service', false, 'none'],
-    ['a ChatQLError of our own', new InvalidRequestError('bad', ErrorSource.SERVICE, 'input.model'), 'InvalidRequestError', 'service', false, 'none'],
+    [
+      'a ChatQLError of our own',
+      new InvalidRequestError('bad', ErrorSource.SERVICE, 'input.model'),
+      'InvalidRequestError',
+      'service',
+      false,
+      'none',
+    ],
   ])('%s → %s, origin %s, retry %s, health %s', (_label, thrown, error, origin, retry, health) => {
     const failure = classifyFailure(thrown, redact);
-    expect({ error: failure.error.name, origin: failure.origin, retry: failure.retry, health: failure.health }).toEqual({ error, origin, retry, health });
+    expect({ error: failure.error.name, origin: failure.origin, retry: failure.retry, health: failure.health }).toEqual({
+      error,
+      origin,
+      retry,
+      health,
+    });
     expect(failure.error.message).not.toBe('');
   });
 
-  it('answers the service\'s own failures without internals, source SERVICE, not retryable', () => {
+  it("answers the service's own failures without internals, source SERVICE, not retryable", () => {
     const failure = classifyFailure(new RangeError('Maximum call stack size exceeded'), redact);
     expect(failure.error).toBeInstanceOf(UpstreamUnavailableError);
     expect(failure.error.source).toBe('SERVICE');
@@ -357,7 +569,10 @@ describe('classifyFailure: the decisions (error, origin, retry, health), every s
   });
 
   it('a refused connection and a timeout still read as before: no status, retryable', () => {
-    const refused = classifyFailure(noResponse(nodeError(`connect ECONNREFUSED 127.0.0.1:4000 (key ${KEY})`, 'ECONNREFUSED')), redact).error;
+    const refused = classifyFailure(
+      noResponse(nodeError(`connect ECONNREFUSED 127.0.0.1:4000 (key ${KEY})`, 'ECONNREFUSED')),
+      redact,
+    ).error;
     expect(refused).toBeInstanceOf(UpstreamUnavailableError);
     expect((refused as UpstreamUnavailableError).status).toBeNull();
     expect(refused.retryable).toBe(true);
@@ -380,7 +595,12 @@ describe('classifyFailure: error objects inside a stream', () => {
   });
 
   it('LiteLLM in-band UnsupportedParamsError with code "400" → InvalidRequestError', () => {
-    const body = { message: 'litellm.UnsupportedParamsError: openai does not support parameters: top_k', type: 'None', param: null, code: '400' };
+    const body = {
+      message: 'litellm.UnsupportedParamsError: openai does not support parameters: top_k',
+      type: 'None',
+      param: null,
+      code: '400',
+    };
     expect(map(new InBandUpstreamError(body))).toBeInstanceOf(InvalidRequestError);
     expect(map(midStream(body))).toBeInstanceOf(InvalidRequestError);
   });
@@ -421,7 +641,9 @@ describe('classifyFailure: error objects inside a stream', () => {
       RateLimitError,
     );
     expect(
-      map(new InBandUpstreamError({ message: 'too long', type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded' })),
+      map(
+        new InBandUpstreamError({ message: 'too long', type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded' }),
+      ),
     ).toBeInstanceOf(InvalidRequestError);
     expect(map(new InBandUpstreamError({ message: 'bad key', type: 'auth_error', param: null, code: null }))).toBeInstanceOf(
       AuthenticationError,
@@ -448,7 +670,10 @@ describe('classifyFailure: secrets', () => {
     ['403', http(403, { error: { message: leaky, type: 'permission_denied', param: null, code: null } })],
     ['404', http(404, { error: { message: leaky, type: 'not_found_error', param: null, code: null } })],
     ['429', http(429, { error: { message: leaky, type: 'tokens', param: null, code: 'rate_limit_exceeded' } })],
-    ['429 budget', http(429, { error: { message: `Budget has been exceeded! ${leaky}`, type: 'budget_exceeded', param: null, code: '429' } })],
+    [
+      '429 budget',
+      http(429, { error: { message: `Budget has been exceeded! ${leaky}`, type: 'budget_exceeded', param: null, code: '429' } }),
+    ],
     ['500', http(500, { error: { message: leaky, type: 'server_error', param: null, code: null } })],
     ['mid-stream', midStream({ message: leaky, type: 'None', param: null, code: '400' })],
     ['in-band', new InBandUpstreamError({ message: leaky, type: 'BadRequestError', param: null, code: 400 })],
@@ -484,7 +709,10 @@ describe('classifyFailure: secrets', () => {
     });
     const described = describeUpstreamError(error, redact);
     expect(JSON.stringify(described)).not.toContain(KEY);
-    const plain = describeUpstreamError(Object.assign(new TypeError(`fetch failed ${KEY}`), { cause: new Error(`other sk-live-ZZZZZZZZ`) }), redact);
+    const plain = describeUpstreamError(
+      Object.assign(new TypeError(`fetch failed ${KEY}`), { cause: new Error(`other sk-live-ZZZZZZZZ`) }),
+      redact,
+    );
     expect(plain.kind).toBe('TypeError');
     expect(String(plain.message)).toContain('fetch failed');
     expect(String(plain.cause)).toContain('other');
@@ -538,7 +766,10 @@ describe('retryDelayMs', () => {
   }
 
   it.each([
-    ['a refused connection', new APIConnectionError({ message: 'Connection error.', cause: nodeError('connect ECONNREFUSED 127.0.0.1:4000', 'ECONNREFUSED') })],
+    [
+      'a refused connection',
+      new APIConnectionError({ message: 'Connection error.', cause: nodeError('connect ECONNREFUSED 127.0.0.1:4000', 'ECONNREFUSED') }),
+    ],
     ['a reset mid-body', new undiciErrors.SocketError('other side closed')],
     ['408', http(408, { error: { message: 'timeout', type: null, param: null, code: null } })],
     ['409', http(409, { error: { message: 'conflict', type: null, param: null, code: null } })],
@@ -588,11 +819,22 @@ describe('retryDelayMs', () => {
     ['422', http(422, { error: { message: 'bad', type: 'invalid_request_error', param: null, code: null } })],
     [
       'a 429 budget error',
-      http(429, { error: { message: 'Budget has been exceeded!', type: 'budget_exceeded', param: null, code: '429' } }, { 'retry-after': '1' }),
+      http(
+        429,
+        { error: { message: 'Budget has been exceeded!', type: 'budget_exceeded', param: null, code: '429' } },
+        { 'retry-after': '1' },
+      ),
     ],
     [
       'a 400 budget error',
-      http(400, { error: { message: 'Budget has been exceeded! Current cost: 0.0010747, Max budget: 0.0', type: 'auth_error', param: null, code: 400 } }),
+      http(400, {
+        error: {
+          message: 'Budget has been exceeded! Current cost: 0.0010747, Max budget: 0.0',
+          type: 'auth_error',
+          param: null,
+          code: 400,
+        },
+      }),
     ],
     ['a header timeout', new APIConnectionTimeoutError()],
     ['malformed JSON', new SyntaxError('Unexpected end of JSON input')],

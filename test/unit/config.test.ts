@@ -222,7 +222,9 @@ describe('production defaults', () => {
     for (const host of ['0.0.0.0', '::']) {
       const found = problems({ ...production, HOST: host });
       expect(found).toHaveLength(1);
-      expect(found[0]).toMatch(/^ALLOWED_HOSTS is not set: with NODE_ENV=production and HOST=.* \(every interface\), list the host names clients use.*DNS-rebinding/);
+      expect(found[0]).toMatch(
+        /^ALLOWED_HOSTS is not set: with NODE_ENV=production and HOST=.* \(every interface\), list the host names clients use.*DNS-rebinding/,
+      );
     }
     expect(ok({ ...production, HOST: '0.0.0.0', ALLOWED_HOSTS: 'chat.example.com' }).allowedHosts.any).toBe(false);
     expect(ok({ ...production, HOST: '0.0.0.0', ALLOWED_HOSTS: '*' }).allowedHosts.any).toBe(true);
@@ -233,12 +235,23 @@ describe('production defaults', () => {
   it('serves /metrics on the main port only outside production, GraphiQL only outside production unless GRAPHIQL=true', () => {
     expect(ok({})).toMatchObject({ metricsOnMainPort: true, graphiql: true });
     expect(ok(production)).toMatchObject({ metricsOnMainPort: false, metricsPort: null, graphiql: false });
-    expect(ok({ ...production, METRICS_PORT: '9464', GRAPHIQL: 'true' })).toMatchObject({ metricsOnMainPort: false, metricsPort: 9464, graphiql: true });
+    expect(ok({ ...production, METRICS_PORT: '9464', GRAPHIQL: 'true' })).toMatchObject({
+      metricsOnMainPort: false,
+      metricsPort: 9464,
+      graphiql: true,
+    });
     expect(ok({ GRAPHIQL: 'false' }).graphiql).toBe(false);
   });
 
   it('reports bad values of the new variables, one line each', () => {
-    expect(problems({ ALLOWED_HOSTS: 'ok.example.com,bad host,http://x.example.com', MAX_MESSAGES: '0', CLIENT_DEFAULT_ANSWER_TOKENS: '8', GRAPHIQL: 'yes' })).toEqual([
+    expect(
+      problems({
+        ALLOWED_HOSTS: 'ok.example.com,bad host,http://x.example.com',
+        MAX_MESSAGES: '0',
+        CLIENT_DEFAULT_ANSWER_TOKENS: '8',
+        GRAPHIQL: 'yes',
+      }),
+    ).toEqual([
       'CLIENT_DEFAULT_ANSWER_TOKENS must be a whole number from 16 to 2147483647 (got "8")',
       'MAX_MESSAGES must be a whole number from 1 to 100000 (got "0")',
       'ALLOWED_HOSTS: "bad host" is not a host name (host[:port], an IPv6 address in brackets, or *.example.com)',
@@ -250,12 +263,34 @@ describe('production defaults', () => {
 
 describe('ALLOWED_HOSTS', () => {
   it('matches names with any port unless a port is given, *.suffix patterns (not the bare name), IPv6 in brackets, case and a trailing dot aside', () => {
-    const { policy: hosts, problems: found } = parseAllowedHosts('chat.example.com, api.example.com:8443, *.internal.example, [::1], 10.0.0.5');
+    const { policy: hosts, problems: found } = parseAllowedHosts(
+      'chat.example.com, api.example.com:8443, *.internal.example, [::1], 10.0.0.5',
+    );
     expect(found).toEqual([]);
-    for (const host of ['chat.example.com', 'chat.example.com:4000', 'CHAT.example.com.', 'api.example.com:8443', 'a.internal.example', 'a.b.internal.example:80', '[::1]:4000', '10.0.0.5']) {
+    for (const host of [
+      'chat.example.com',
+      'chat.example.com:4000',
+      'CHAT.example.com.',
+      'api.example.com:8443',
+      'a.internal.example',
+      'a.b.internal.example:80',
+      '[::1]:4000',
+      '10.0.0.5',
+    ]) {
       expect(isHostAllowed(hosts, host), host).toBe(true);
     }
-    for (const host of ['api.example.com', 'api.example.com:443', 'internal.example', 'evilinternal.example', 'rebind.evil.example', 'chat.example.com.evil.com', '[::2]', '10.0.0.6', '', undefined]) {
+    for (const host of [
+      'api.example.com',
+      'api.example.com:443',
+      'internal.example',
+      'evilinternal.example',
+      'rebind.evil.example',
+      'chat.example.com.evil.com',
+      '[::2]',
+      '10.0.0.6',
+      '',
+      undefined,
+    ]) {
       expect(isHostAllowed(hosts, host), String(host)).toBe(false);
     }
   });
@@ -277,8 +312,17 @@ describe('ALLOWED_HOSTS', () => {
   it("the service's own origin needs an allowed Host: a DNS-rebinding page's own name is not enough", () => {
     expect(isOriginAllowed('http://rebind.evil.example:4000', 'rebind.evil.example:4000', policy(null, 'localhost,127.0.0.1'))).toBe(false);
     expect(isOriginAllowed('http://localhost:4000', 'localhost:4000', policy(null, 'localhost'))).toBe(true);
-    expect(isOriginAllowed('https://chat.example.com', 'chat.example.com', policy(parseOriginPatterns('https://app.example.com').patterns, 'chat.example.com'))).toBe(true);
-    expect(isOriginAllowed('https://chat.example.com', 'chat.example.com', policy(parseOriginPatterns('https://app.example.com').patterns, '*')), 'with * no Host is our own').toBe(false);
+    expect(
+      isOriginAllowed(
+        'https://chat.example.com',
+        'chat.example.com',
+        policy(parseOriginPatterns('https://app.example.com').patterns, 'chat.example.com'),
+      ),
+    ).toBe(true);
+    expect(
+      isOriginAllowed('https://chat.example.com', 'chat.example.com', policy(parseOriginPatterns('https://app.example.com').patterns, '*')),
+      'with * no Host is our own',
+    ).toBe(false);
   });
 });
 
@@ -291,15 +335,20 @@ describe('parseOriginPatterns', () => {
     expect(isOriginAllowed('http://localhost:3000', null, policy(patterns))).toBe(true);
   });
 
-  it.each(['bogus', 'app.example.com', 'ftp://files.example.com', 'https://exa mple.com', 'https://example.com/path', 'https://example.com:port', 'https://*'])(
-    'refuses the malformed entry %j',
-    (entry) => {
-      const { patterns, problems: found } = parseOriginPatterns(`https://ok.example.com,${entry}`);
-      expect(patterns).toHaveLength(1);
-      expect(found).toHaveLength(1);
-      expect(found[0]).toContain(entry);
-    },
-  );
+  it.each([
+    'bogus',
+    'app.example.com',
+    'ftp://files.example.com',
+    'https://exa mple.com',
+    'https://example.com/path',
+    'https://example.com:port',
+    'https://*',
+  ])('refuses the malformed entry %j', (entry) => {
+    const { patterns, problems: found } = parseOriginPatterns(`https://ok.example.com,${entry}`);
+    expect(patterns).toHaveLength(1);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toContain(entry);
+  });
 });
 
 describe('isOriginAllowed', () => {

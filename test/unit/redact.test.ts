@@ -51,7 +51,9 @@ describe('createRedactor', () => {
   });
 
   it('removes keys inside JSON text', () => {
-    const out = redact(JSON.stringify({ error: { message: `Incorrect API key provided: ${KEY}`, headers: { authorization: `Bearer ${KEY}` } } }));
+    const out = redact(
+      JSON.stringify({ error: { message: `Incorrect API key provided: ${KEY}`, headers: { authorization: `Bearer ${KEY}` } } }),
+    );
     expect(out).not.toContain(KEY);
     expect(() => JSON.parse(out)).not.toThrow();
   });

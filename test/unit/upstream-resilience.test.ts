@@ -5,14 +5,7 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 
-import {
-  CircuitBreaker,
-  HealthTicket,
-  MAX_MODEL_BREAKERS,
-  type Refusal,
-  TargetHealth,
-  type Verdict,
-} from '../../src/upstream/breaker.js';
+import { CircuitBreaker, HealthTicket, MAX_MODEL_BREAKERS, type Refusal, TargetHealth, type Verdict } from '../../src/upstream/breaker.js';
 import { parseUpstreamFallbacks } from '../../src/upstream/fallbacks.js';
 import { LITELLM, ok, problems } from '../utils/config.js';
 
@@ -210,8 +203,6 @@ describe('CircuitBreaker (threshold 2, cool-down 80 ms)', () => {
 });
 
 describe('TargetHealth (threshold 2, cool-down 80 ms): a breaker per model, one for the target', () => {
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
   function settleOne(health: TargetHealth, model: string, outcome: Parameters<HealthTicket['settle']>[0]): HealthTicket | Refusal {
     const ticket = health.admit(model);
     if (ticket instanceof HealthTicket) ticket.settle(outcome);

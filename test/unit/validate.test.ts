@@ -88,17 +88,18 @@ describe('validateChatInput', () => {
     it('accepts 64 levels of tool parameters and of a response format schema', () => {
       expect(MAX_JSON_DEPTH).toBe(64);
       expect(validateChatInput(input({ tools: [{ function: { name: 'f', parameters: nested(64) } }] }))).toBeNull();
-      expect(validateChatInput(input({ responseFormat: { type: 'JSON_SCHEMA', jsonSchema: { name: 's', schema: nested(64) } } }))).toBeNull();
+      expect(
+        validateChatInput(input({ responseFormat: { type: 'JSON_SCHEMA', jsonSchema: { name: 's', schema: nested(64) } } })),
+      ).toBeNull();
       expect(validateChatInput(input({ tools: [{ function: { name: 'f', parameters: arrays(64) } }] }))).toBeNull();
     });
 
     it('refuses 65 levels (objects or arrays), naming the input at fault, code too_deep', () => {
-      const tools = [
-        { function: { name: 'ok', parameters: nested(3) } },
-        { function: { name: 'deep', parameters: nested(65) } },
-      ];
+      const tools = [{ function: { name: 'ok', parameters: nested(3) } }, { function: { name: 'deep', parameters: nested(65) } }];
       expect(problem(input({ tools }))).toMatchObject({ param: 'input.tools.1.function.parameters', code: 'too_deep' });
-      expect(problem(input({ tools: [{ function: { name: 'f', parameters: arrays(65) } }] })).param).toBe('input.tools.0.function.parameters');
+      expect(problem(input({ tools: [{ function: { name: 'f', parameters: arrays(65) } }] })).param).toBe(
+        'input.tools.0.function.parameters',
+      );
       const schema = nested(65);
       expect(problem(input({ responseFormat: { type: 'JSON_SCHEMA', jsonSchema: { name: 's', schema } } })).param).toBe(
         'input.responseFormat.jsonSchema.schema',
@@ -118,17 +119,13 @@ describe('validateChatInput', () => {
 
   describe('user messages', () => {
     it('refuses a user message with both content and parts, naming its path', () => {
-      const error = problem(
-        input({ messages: [{ system: { content: 's' } }, { user: { content: 'Hi', parts: [{ text: 'Hi' }] } }] }),
-      );
+      const error = problem(input({ messages: [{ system: { content: 's' } }, { user: { content: 'Hi', parts: [{ text: 'Hi' }] } }] }));
       expect(error.param).toBe('input.messages.1.user');
     });
 
     it('refuses a user message with neither content nor parts', () => {
       expect(problem(input({ messages: [{ user: {} }] })).param).toBe('input.messages.0.user');
-      expect(problem(input({ messages: [{ user: { content: null, parts: null, name: 'alice' } }] })).param).toBe(
-        'input.messages.0.user',
-      );
+      expect(problem(input({ messages: [{ user: { content: null, parts: null, name: 'alice' } }] })).param).toBe('input.messages.0.user');
     });
 
     it('accepts a user message with only parts', () => {
@@ -233,9 +230,7 @@ describe('validateChatInput', () => {
     });
 
     it('refuses a tool result whose toolCallId matches no tool call', () => {
-      const error = problem(
-        input({ messages: [askWeather, callBoth, { tool: { toolCallId: 'call_unknown', content: '{}' } }] }),
-      );
+      const error = problem(input({ messages: [askWeather, callBoth, { tool: { toolCallId: 'call_unknown', content: '{}' } }] }));
       expect(error.param).toMatch(/^input\.messages\.2\.tool(\.toolCallId)?$/);
     });
 
@@ -250,7 +245,9 @@ describe('validateChatInput', () => {
 
     it('refuses a tool result when no assistant message has tool calls', () => {
       const error = problem(
-        input({ messages: [{ user: { content: 'Hi' } }, { assistant: { content: 'Hello' } }, { tool: { toolCallId: 'call_1', content: 'x' } }] }),
+        input({
+          messages: [{ user: { content: 'Hi' } }, { assistant: { content: 'Hello' } }, { tool: { toolCallId: 'call_1', content: 'x' } }],
+        }),
       );
       expect(error.param).toMatch(/^input\.messages\.2\.tool(\.toolCallId)?$/);
     });

@@ -66,7 +66,10 @@ export async function ask(service: TestService, transport: Transport, chatInput:
   if (terminal.__typename === 'ChatCompletionChunk') throw new Error(`the subscription ended on a chunk: ${raw.slice(0, 500)}`);
   const before = events.slice(0, -1);
   // Exactly one terminal event: everything before it is a chunk.
-  expect(before.map((event) => event.__typename).filter((name) => name !== 'ChatCompletionChunk'), 'exactly one terminal event').toEqual([]);
+  expect(
+    before.map((event) => event.__typename).filter((name) => name !== 'ChatCompletionChunk'),
+    'exactly one terminal event',
+  ).toEqual([]);
   return { outcome: terminal, chunks: before as Chunk[], raw, ms };
 }
 

@@ -51,4 +51,3 @@ export async function ready(running: Running): Promise<TestService> {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
-

@@ -15,7 +15,12 @@ import { type MockUpstream, type MockUpstreamOptions, startMockUpstream } from '
 const disposers: Array<() => Promise<unknown>> = [];
 
 afterAll(async () => {
-  await Promise.allSettled(disposers.splice(0).reverse().map((dispose) => dispose()));
+  await Promise.allSettled(
+    disposers
+      .splice(0)
+      .reverse()
+      .map((dispose) => dispose()),
+  );
 });
 
 /** Runs after this file's tests, in reverse order of registration. */

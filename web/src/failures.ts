@@ -69,14 +69,20 @@ export function describeFailure(error: ChatError, credential: CredentialState = 
     case 'RateLimitError': {
       const seconds = error.retryAfterSeconds;
       if (seconds != null && seconds > 0) {
-        return { title: 'Rate limited', advice: 'Too many requests for now.', message, action: { kind: 'wait', seconds: Math.ceil(seconds) } };
+        return {
+          title: 'Rate limited',
+          advice: 'Too many requests for now.',
+          message,
+          action: { kind: 'wait', seconds: Math.ceil(seconds) },
+        };
       }
       return { title: 'Rate limited', advice: 'Too many requests for now: try again in a moment.', message, action: { kind: 'retry' } };
     }
     case 'BudgetExceededError':
       return {
         title: 'Budget exhausted',
-        advice: "The spending budget of this service's upstream key is used up. Retrying will not help: contact the operator of this service.",
+        advice:
+          "The spending budget of this service's upstream key is used up. Retrying will not help: contact the operator of this service.",
         message,
         action: { kind: 'none' },
       };
@@ -91,9 +97,19 @@ export function describeFailure(error: ChatError, credential: CredentialState = 
         action: { kind: 'none' },
       };
     case 'PermissionDeniedError':
-      return { title: 'Model not allowed', advice: "This service's key may not use this model: pick another one.", message, action: { kind: 'none' } };
+      return {
+        title: 'Model not allowed',
+        advice: "This service's key may not use this model: pick another one.",
+        message,
+        action: { kind: 'none' },
+      };
     case 'NotFoundError':
-      return { title: 'Model not found', advice: 'The upstream does not serve this model: pick another one.', message, action: { kind: 'none' } };
+      return {
+        title: 'Model not found',
+        advice: 'The upstream does not serve this model: pick another one.',
+        message,
+        action: { kind: 'none' },
+      };
     case 'InvalidRequestError':
       return {
         title: 'Invalid request',
@@ -102,7 +118,12 @@ export function describeFailure(error: ChatError, credential: CredentialState = 
         action: { kind: 'none' },
       };
     case 'UpstreamTimeoutError':
-      return { title: 'The upstream is slow', advice: 'The model did not answer in time. Retry in a moment.', message, action: { kind: 'retry' } };
+      return {
+        title: 'The upstream is slow',
+        advice: 'The model did not answer in time. Retry in a moment.',
+        message,
+        action: { kind: 'retry' },
+      };
     case 'UpstreamUnavailableError':
       return {
         title: 'The upstream is down',

@@ -101,7 +101,8 @@ function lockSending(seconds: number): void {
 }
 
 function readSettings(): Settings {
-  const numberOf = (input: HTMLInputElement) => (input.value.trim() === '' || Number.isNaN(input.valueAsNumber) ? null : input.valueAsNumber);
+  const numberOf = (input: HTMLInputElement) =>
+    input.value.trim() === '' || Number.isNaN(input.valueAsNumber) ? null : input.valueAsNumber;
   const maxTokens = numberOf(ui.maxTokens);
   return {
     model: ui.model.value,
@@ -161,9 +162,12 @@ async function loadModels(): Promise<void> {
     return element;
   };
   // The embedded mock's failure models (fail-429, fail-500, ...) show how each error looks.
-  ui.model.replaceChildren(...(failures.length > 0 ? [group('Models', chat), group('Failure demos', failures)] : chat.map((id) => new Option(id, id))));
+  ui.model.replaceChildren(
+    ...(failures.length > 0 ? [group('Models', chat), group('Failure demos', failures)] : chat.map((id) => new Option(id, id))),
+  );
   // Loaded again (a new credential), the model picked before stays picked if it is still offered.
-  ui.model.value = (previous !== null && ids.includes(previous) ? previous : null) ?? ids.find((id) => !NOT_A_CHAT_MODEL.test(id)) ?? ids[0] ?? '';
+  ui.model.value =
+    (previous !== null && ids.includes(previous) ? previous : null) ?? ids.find((id) => !NOT_A_CHAT_MODEL.test(id)) ?? ids[0] ?? '';
   ui.model.disabled = false;
   ui.modelStatus.replaceChildren();
   showModel();
@@ -319,7 +323,8 @@ function stream(entry: Entry): void {
     if (result.error) return fail(describeTransportFailure(result.error, credentialState()));
     // urql repeats the last event with hasNext: false when the server completes; the contract
     // puts a terminal event before that, so reaching this means the stream broke off.
-    if (result.hasNext === false) return fail({ title: 'Connection lost', advice: 'The answer broke off. Retry to ask again.', action: { kind: 'retry' } });
+    if (result.hasNext === false)
+      return fail({ title: 'Connection lost', advice: 'The answer broke off. Retry to ask again.', action: { kind: 'retry' } });
     const event = result.data?.chatCompletionStream;
     if (!event) return;
     const stick = nearBottom();

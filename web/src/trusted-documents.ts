@@ -27,7 +27,10 @@ export function documentIdOf(document: unknown): string | null {
 
 /** True when GraphQL errors include the service's "no trusted documents here" refusal. */
 function refusesIds(errors: unknown): boolean {
-  return Array.isArray(errors) && errors.some((error) => (error as { extensions?: { code?: unknown } } | null)?.extensions?.code === NOT_SUPPORTED);
+  return (
+    Array.isArray(errors) &&
+    errors.some((error) => (error as { extensions?: { code?: unknown } } | null)?.extensions?.code === NOT_SUPPORTED)
+  );
 }
 
 /**
@@ -104,7 +107,11 @@ export class DocumentMode {
  * URL with `?documentId=` instead of `?query=`. Null for anything else (a multipart upload),
  * which then goes as it is.
  */
-function withDocumentId(input: RequestInfo | URL, init: RequestInit | undefined, documentId: string): { input: RequestInfo | URL; init: RequestInit | undefined } | null {
+function withDocumentId(
+  input: RequestInfo | URL,
+  init: RequestInit | undefined,
+  documentId: string,
+): { input: RequestInfo | URL; init: RequestInit | undefined } | null {
   if (typeof init?.body === 'string') {
     const body = JSON.parse(init.body) as Record<string, unknown>;
     if (typeof body['query'] !== 'string') return null;

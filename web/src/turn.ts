@@ -61,7 +61,15 @@ export class TurnView {
     this.refusal.hidden = true;
     this.toolCalls.hidden = true;
     this.failure.hidden = true;
-    this.answer.append(el('h2', 'visually-hidden', 'Assistant'), this.reasoning, this.answerBlock, this.refusal, this.toolCalls, this.failure, this.status);
+    this.answer.append(
+      el('h2', 'visually-hidden', 'Assistant'),
+      this.reasoning,
+      this.answerBlock,
+      this.refusal,
+      this.toolCalls,
+      this.failure,
+      this.status,
+    );
     this.element.append(you, this.answer);
     this.start();
   }

@@ -33,7 +33,12 @@ function messageBytes(data: unknown): number {
 /** A close reason may hold 123 bytes. */
 export function closeReason(text: string): string {
   const bytes = Buffer.from(text);
-  return bytes.length <= 123 ? text : `${bytes.subarray(0, 120).toString().replace(/\uFFFD+$/, '')}...`;
+  return bytes.length <= 123
+    ? text
+    : `${bytes
+        .subarray(0, 120)
+        .toString()
+        .replace(/\uFFFD+$/, '')}...`;
 }
 
 /** The longest delay setTimeout takes; a token valid for longer is checked again then. */
@@ -113,7 +118,11 @@ export class Connections {
    * client's limit. Returns whether graphql-ws may acknowledge; a refused socket is closed here
    * with its reason (the first close wins over graphql-ws's own 4403).
    */
-  async accept(socket: WebSocket, connectionParams: Record<string, unknown> | undefined, request: IncomingMessage | undefined): Promise<boolean> {
+  async accept(
+    socket: WebSocket,
+    connectionParams: Record<string, unknown> | undefined,
+    request: IncomingMessage | undefined,
+  ): Promise<boolean> {
     // Browsers cannot set headers on an upgrade, so the credential travels in connection_init.
     const raw = connectionParams?.authorization ?? connectionParams?.Authorization ?? request?.headers.authorization;
     const outcome = await this.options.authenticate(typeof raw === 'string' ? raw : undefined);

@@ -127,7 +127,11 @@ export function attachGraphQLWebSocket(httpServer: Server, yoga: AnyYoga, logger
           return [new GraphQLError('The token has expired.')];
         }
         if (aborts.count(socket) >= limits.maxOperations) {
-          return [new GraphQLError(`Too many operations on this connection: at most ${limits.maxOperations} may run at once (WS_MAX_SUBSCRIPTIONS).`)];
+          return [
+            new GraphQLError(
+              `Too many operations on this connection: at most ${limits.maxOperations} may run at once (WS_MAX_SUBSCRIPTIONS).`,
+            ),
+          ];
         }
         // graphql-ws has checked that `query` is a string; `documentId` rides along in the payload.
         const query = resolveOperation(limits.persistedDocuments, payload);
