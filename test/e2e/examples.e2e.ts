@@ -4,6 +4,9 @@
  * typed errors read through `... on Error`. Neither cache may warn: the warnings are what a
  * missing `possibleTypes` or a chunk normalised by its id would print.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+
 import type { ApolloClient } from '@apollo/client';
 import type { Client } from '@urql/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -146,5 +149,27 @@ describe('urql with Graphcache (examples/urql)', () => {
     const models = await other.query(ModelsQuery, {}).toPromise();
     expect(models.error).toBeUndefined();
     expect(models.data?.models).toMatchObject({ __typename: 'AuthenticationError', retryable: false, message: expect.any(String) });
+  });
+});
+
+describe('the runnable examples (npm run example:apollo, npm run example:urql)', () => {
+  it.each([
+    ['apollo', 'Hello from Apollo Client'],
+    ['urql', 'Hello from urql'],
+  ])('examples/%s/main.ts prints a completion, then streams one to its end, and exits 0', async (name, prompt) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', `examples/${name}/main.ts`], {
+      cwd: new URL('../..', import.meta.url),
+      env: { PATH: process.env.PATH ?? '', CHATQL_URL: service.httpUrl },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (data: Buffer) => (output += data.toString()));
+    child.stderr.on('data', (data: Buffer) => (output += data.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code, output).toBe(0);
+    expect(output).toContain(`chatCompletion (`);
+    expect(output).toContain(replyText([{ role: 'user', content: prompt }]));
+    expect(output).toContain(`chatCompletionStream: ${replyText([{ role: 'user', content: 'Stream this, please' }])}`);
+    expect(output).toMatch(/\(STOP, \d+ tokens\)/);
   });
 });

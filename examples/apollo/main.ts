@@ -1,0 +1,40 @@
+/**
+ * `npm run example:apollo`: against a running ChatQL (CHATQL_URL, default
+ * http://localhost:4000/graphql), asks for one completion over HTTP and prints it, then streams
+ * another over graphql-ws, printing its words as they come. Exits 1 on a typed error.
+ */
+import { WebSocket } from 'ws';
+
+import { AskMutation, StreamSubscription } from '../operations.js';
+import { createApolloClient } from './client.js';
+
+const url = process.env.CHATQL_URL ?? 'http://localhost:4000/graphql';
+const model = process.env.CHATQL_MODEL ?? 'chatql-mock';
+const client = createApolloClient(url, { webSocketImpl: WebSocket });
+const input = (content: string) => ({ model, messages: [{ user: { content } }] });
+
+const { data } = await client.mutate({ mutation: AskMutation, variables: { input: input('Hello from Apollo Client') } });
+const answer = data?.chatCompletion;
+if (answer?.__typename !== 'ChatCompletion') {
+  console.error(`chatCompletion: ${answer?.__typename}: ${answer && 'message' in answer ? answer.message : 'no data'}`);
+  process.exit(1);
+}
+console.log(`chatCompletion (${answer.usage?.totalTokens} tokens):\n${answer.choices[0]?.message.content}\n`);
+
+process.stdout.write('chatCompletionStream: ');
+await new Promise<void>((resolve, reject) => {
+  // Every chunk has the same id: keep them out of the normalised cache.
+  client.subscribe({ query: StreamSubscription, variables: { input: input('Stream this, please') }, fetchPolicy: 'no-cache' }).subscribe({
+    next: ({ data: event }) => {
+      const streamed = event?.chatCompletionStream;
+      if (streamed?.__typename === 'ChatCompletionChunk') process.stdout.write(streamed.choices[0]?.delta.content ?? '');
+      else if (streamed?.__typename === 'ChatCompletion')
+        process.stdout.write(`\n(${streamed.choices[0]?.finishReason}, ${streamed.usage?.totalTokens} tokens)\n`);
+      else if (streamed) reject(new Error(`${streamed.__typename}: ${streamed.message}`));
+    },
+    error: reject,
+    complete: resolve,
+  });
+});
+client.stop();
+process.exit(0);
