@@ -24,7 +24,7 @@ import type { Logger } from './logger.js';
 import { createMetrics, modelLabels } from './metrics.js';
 import { OperationTracker } from './operations.js';
 import { createRedactor, upstreamUrlSecrets } from './redact.js';
-import { logStartupWarnings } from './startup.js';
+import { explainUpstreamFailure, logReady, logStartupWarnings } from './startup.js';
 import { noopTracer } from './tracing.js';
 import { BREAKER_STATE_VALUE } from './upstream/breaker.js';
 import { RejectedKeys } from './upstream/rejected-keys.js';
@@ -208,16 +208,16 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
             resolve((target.address() as AddressInfo).port);
           });
         });
-      logStartupWarnings(config, targets, logger);
       const port = await listen(server, config.port);
       const metricsPort = metricsServer ? await listen(metricsServer, config.metricsPort ?? 0) : null;
-      // Warm the models cache, so that /readyz and GraphiQL know the upstream from the start.
-      models.list().catch(() => undefined);
-      return {
-        url: `http://${host}:${port}`,
-        port,
-        ...(metricsPort === null ? {} : { metricsUrl: `http://${host}:${metricsPort}/metrics` }),
-      };
+      const url = `http://${host}:${port}`;
+      const metricsUrl = metricsPort === null ? undefined : `http://${host}:${metricsPort}/metrics`;
+      logReady(config, logger, url, metricsUrl);
+      logStartupWarnings(config, targets, logger);
+      // Warm the models cache, so that /readyz and GraphiQL know the upstream from the start, and
+      // say in one line what a failure most likely means.
+      models.list().catch((error: unknown) => explainUpstreamFailure(error, config, logger));
+      return { url, port, ...(metricsUrl === undefined ? {} : { metricsUrl }) };
     },
     stop: (graceMs = config.shutdownGraceMs) =>
       (stopping ??= (async () => {

@@ -78,8 +78,8 @@ export interface Config {
   security: SecurityConfig;
   /** @default 'info' */
   logLevel: string;
-  /** LOG_FORMAT=pretty: human-readable lines for a terminal instead of JSON. @default false */
-  logPretty: boolean;
+  /** LOG_FORMAT: JSON lines, or readable lines for a terminal; null (unset): readable when stdout is a terminal. */
+  logFormat: 'json' | 'pretty' | null;
   /** LOG_CONTENT=true: operation log lines carry the prompt and the completion. @default false */
   logContent: boolean;
 }
@@ -126,6 +126,8 @@ const envSchema = z.object({
   UPSTREAM_BREAKER_THRESHOLD: integer('UPSTREAM_BREAKER_THRESHOLD', 0, 1000, 5),
   UPSTREAM_BREAKER_COOLDOWN_MS: integer('UPSTREAM_BREAKER_COOLDOWN_MS', 1, 3_600_000, 30_000),
   MODELS_CACHE_MS: integer('MODELS_CACHE_MS', 0, 86_400_000, 60_000),
+  // Parsed in loadConfig (parseUpstreamFallbacks), which refuses a fallback equal to OPENAI_BASE_URL.
+  UPSTREAM_FALLBACKS: z.string().optional(),
   SHUTDOWN_GRACE_MS: integer('SHUTDOWN_GRACE_MS', 0, 3_600_000, 10_000),
   MAX_BODY_BYTES: integer('MAX_BODY_BYTES', 1024, 1_073_741_824, 10 * 1024 * 1024),
   METRICS_PORT: integer('METRICS_PORT', 0, 65535, -1),
@@ -195,7 +197,7 @@ const envSchema = z.object({
   // Read by the OpenTelemetry exporter and src/tracing.ts when OTEL_EXPORTER_OTLP_ENDPOINT is set.
   OTEL_SERVICE_NAME: z.string().optional(),
   OTEL_BSP_SCHEDULE_DELAY: z.string().optional(),
-  LOG_FORMAT: z.enum(['json', 'pretty'], { message: 'LOG_FORMAT must be json or pretty' }).default('json'),
+  LOG_FORMAT: z.enum(['json', 'pretty'], { message: 'LOG_FORMAT must be json or pretty' }).optional(),
   LOG_CONTENT: z.enum(['true', 'false'], { message: 'LOG_CONTENT must be true or false' }).default('false'),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
@@ -287,7 +289,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
         },
       },
       logLevel: vars.LOG_LEVEL,
-      logPretty: vars.LOG_FORMAT === 'pretty',
+      logFormat: vars.LOG_FORMAT ?? null,
       logContent: vars.LOG_CONTENT === 'true',
     },
   };

@@ -15,43 +15,36 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const config = result.config;
-  const logger = createLogger(config.logLevel, undefined, { pretty: config.logPretty });
+  // Readable lines in a terminal, JSON lines for log shippers, unless LOG_FORMAT says which.
+  const pretty = config.logFormat === 'pretty' || (config.logFormat === null && process.stdout.isTTY === true);
+  const logger = createLogger(config.logLevel, undefined, { pretty });
 
   let closeMock: (() => Promise<void>) | undefined;
   if (config.upstream.embeddedMock) {
     const mock = await startMockUpstream();
     config.upstream.baseURL = mock.url;
     closeMock = () => mock.close();
-    logger.info(
-      { upstream: mock.url },
-      'no OPENAI_BASE_URL or OPENAI_API_KEY set: serving the embedded mock upstream (set them to use a real one)',
-    );
   }
 
   // OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is set (read by the exporter itself).
   const tracing = tracingRequested(process.env) ? await startTracing(process.env) : null;
-  if (tracing) logger.info('exporting traces over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT)');
   const app = buildApp(config, logger, tracing ? { tracer: tracing.tracer } : {});
-  let address: { url: string; port: number };
   try {
-    address = await app.start();
+    // Logs the "ready" line with its URLs first, then what start-up has to say.
+    await app.start();
   } catch (error) {
-    logger.fatal({ err: error }, `cannot listen on ${config.host}:${config.port}`);
+    const { code, port } = error as { code?: unknown; port?: unknown };
+    if (code === 'EADDRINUSE') {
+      logger.fatal(`port ${port ?? config.port} is already in use on ${config.host}: set PORT to another port, or stop what listens there`);
+    } else if (code === 'EACCES') {
+      logger.fatal(`port ${port ?? config.port} on ${config.host} needs privileges this process lacks: set PORT to 1024 or above`);
+    } else {
+      logger.fatal(`cannot listen on ${config.host}:${config.port}: ${error instanceof Error ? error.message : String(error)}`);
+    }
     await closeMock?.();
     process.exit(1);
   }
-  logger.info(
-    {
-      url: `${address.url}/graphql`,
-      chat: `${address.url}/chat`,
-      upstream: config.upstream.embeddedMock ? 'embedded mock' : 'configured',
-      introspection: config.introspection,
-      graphiql: config.graphiql,
-    },
-    config.graphiql
-      ? `ChatQL ready: chat at ${address.url}/chat, GraphQL and GraphiQL at ${address.url}/graphql`
-      : `ChatQL ready: chat at ${address.url}/chat, GraphQL at ${address.url}/graphql (GraphiQL off: GRAPHIQL=true turns it on)`,
-  );
+  if (tracing) logger.info('exporting traces over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT)');
 
   let signals = 0;
   const shutdown = (signal: NodeJS.Signals) => {

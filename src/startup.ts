@@ -1,8 +1,10 @@
 /**
- * What start-up says about the configuration besides its problems (which stop it, in config.ts):
- * the choices that are allowed but worth a line in the log.
+ * What start-up says besides the configuration's problems (which stop it, in config.ts): the
+ * "ready" line, the choices that are allowed but worth a line in the log, and what a failed first
+ * look at the upstream most likely means.
  */
 import type { Config } from './config.js';
+import { AuthenticationError, ChatQLError, ErrorSource, NotFoundError, UpstreamUnavailableError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { UpstreamTarget } from './upstream/targets.js';
 
@@ -25,5 +27,51 @@ export function logStartupWarnings(config: Config, targets: readonly UpstreamTar
     logger.warn(
       'AUTH_MODE=none: anyone who can reach this service spends the upstream key; set AUTH_MODE to api-key, jwt or forward before exposing it',
     );
+  }
+}
+
+/** The base URL as a log line may show it: no credentials in it, no trailing slash. */
+function shownBaseUrl(baseURL: string | undefined): string {
+  if (baseURL === undefined) return 'https://api.openai.com/v1';
+  const url = new URL(baseURL);
+  url.username = '';
+  url.password = '';
+  url.search = '';
+  return url.href.replace(/\/+$/, '');
+}
+
+/** The first line a started service logs: where it is, and what it serves. */
+export function logReady(config: Config, logger: Logger, url: string, metricsUrl: string | undefined): void {
+  const graphql = config.graphiql
+    ? `GraphQL and GraphiQL at ${url}/graphql`
+    : `GraphQL at ${url}/graphql (GraphiQL off: GRAPHIQL=true turns it on)`;
+  const upstream = config.upstream.embeddedMock
+    ? '; upstream: the embedded mock (set OPENAI_BASE_URL and OPENAI_API_KEY to use a real one)'
+    : '';
+  logger.info(
+    {
+      url: `${url}/graphql`,
+      chat: `${url}/chat`,
+      ...(metricsUrl === undefined ? {} : { metrics: metricsUrl }),
+      upstream: config.upstream.embeddedMock ? 'embedded mock' : 'configured',
+      introspection: config.introspection,
+      graphiql: config.graphiql,
+    },
+    `ChatQL ready: chat at ${url}/chat, ${graphql}${upstream}`,
+  );
+}
+
+/**
+ * The start-up check of the upstream (the models warm-up) failed: one line saying what it most
+ * likely means. A refused connection or a DNS failure is named by the "upstream call failed" line
+ * before it (its `error.network`).
+ */
+export function explainUpstreamFailure(error: unknown, config: Config, logger: Logger): void {
+  if (!(error instanceof ChatQLError) || error.source !== ErrorSource.UPSTREAM) return;
+  const models = `GET ${shownBaseUrl(config.upstream.baseURL)}/models`;
+  if (error instanceof NotFoundError) logger.warn(`${models} answered 404: does OPENAI_BASE_URL end with /v1?`);
+  else if (error instanceof AuthenticationError) logger.warn(`${models} answered 401: the upstream refused the key; check OPENAI_API_KEY`);
+  else if (error instanceof UpstreamUnavailableError && error.status === null) {
+    logger.warn(`${models} failed: the upstream could not be reached or answered unexpectedly; the line before names the cause`);
   }
 }

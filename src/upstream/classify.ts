@@ -307,9 +307,27 @@ export function classifyFailure(thrown: unknown, redact: Redactor): Failure {
   return serviceFailure();
 }
 
+/**
+ * A network failure's cause as an operator needs it: its code and the address it was about
+ * (`ECONNREFUSED 127.0.0.1:4000`, `ENOTFOUND llm.internal`, `ERR_SSL_WRONG_VERSION_NUMBER`), from
+ * the structured fields of the error or one it wraps; null for anything else. It names the host,
+ * never a credential (those fields hold none).
+ */
+export function networkCause(error: unknown): string | null {
+  for (let current = error, depth = 0; current instanceof Error && depth < 4; current = (current as { cause?: unknown }).cause, depth++) {
+    if (!isNetworkError(current)) continue;
+    const { code, hostname, address, port } = current as unknown as { code: string; hostname?: unknown; address?: unknown; port?: unknown };
+    const host = typeof hostname === 'string' ? hostname : typeof address === 'string' ? address : null;
+    if (host === null) return code;
+    return typeof port === 'number' || typeof port === 'string' ? `${code} ${host}:${port}` : `${code} ${host}`;
+  }
+  return null;
+}
+
 /** What the server log gets about a failure: everything useful for an operator, secrets redacted. */
 export function describeUpstreamError(error: unknown, redact: Redactor): Record<string, unknown> {
-  if (error instanceof APIError) {
+  // No answer at all (APIConnectionError is an APIError without a status): what failed, below.
+  if (error instanceof APIError && !(error instanceof APIConnectionError)) {
     return {
       kind: error.constructor.name,
       status: error.status,
@@ -320,9 +338,11 @@ export function describeUpstreamError(error: unknown, redact: Redactor): Record<
   if (error instanceof InBandUpstreamError) return { kind: 'InBandUpstreamError', body: redact(JSON.stringify(error.body)) };
   if (error instanceof Error) {
     const cause = (error as { cause?: unknown }).cause;
+    const network = networkCause(error);
     return {
-      kind: error.name,
+      kind: error.constructor.name === 'Error' ? error.name : error.constructor.name,
       message: redact(error.message),
+      ...(network === null ? {} : { network }),
       ...(cause instanceof Error ? { cause: redact(`${cause.name}: ${cause.message}`) } : {}),
     };
   }

@@ -334,6 +334,17 @@ describe.skipIf(browserMissing)('the chat page', { timeout: 30_000 }, () => {
     expect(messages[2]).toMatchObject({ role: 'tool', tool_call_id: toolCalls[0]?.id });
   });
 
+  it('says the upstream could not list its models when OPENAI_BASE_URL lacks /v1 (not that a model is missing)', async () => {
+    const wrong = await startService(null, { OPENAI_BASE_URL: fastMock.url.replace(/\/v1$/, '') });
+    const page = await browser.newPage();
+    await page.goto(`${wrong.url}/`);
+    const status = page.locator('#model-status');
+    await status.getByText('Models unavailable').waitFor();
+    expect(await status.textContent()).toContain('OPENAI_BASE_URL ends with /v1');
+    expect(await status.textContent()).not.toMatch(/pick another/i);
+    await page.close();
+  });
+
   it('fits a 360 px screen, and nothing but the answer moves while it streams', async () => {
     const page = await openChat(slow, { width: 360, height: 740 });
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);

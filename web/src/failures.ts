@@ -139,6 +139,21 @@ export function describeFailure(error: ChatError, credential: CredentialState = 
   }
 }
 
+/**
+ * A failure of the `models` query: like any other, except that a NotFoundError there is no missing
+ * model but an upstream that could not list its models at all (GET /models answered 404: usually
+ * an OPENAI_BASE_URL without /v1).
+ */
+export function describeModelsFailure(error: ChatError, credential: CredentialState = NO_CREDENTIAL): Failure {
+  if (error.__typename !== 'NotFoundError') return describeFailure(error, credential);
+  return {
+    title: 'Models unavailable',
+    advice: 'The upstream could not list its models (it answered 404). If you run this service, check that OPENAI_BASE_URL ends with /v1.',
+    message: error.message,
+    action: { kind: 'retry' },
+  };
+}
+
 /** A failure outside the result union: the request never reached the API, or GraphQL rejected it. */
 export function describeTransportFailure(error: CombinedError, credential: CredentialState = NO_CREDENTIAL): Failure {
   // graphql-ws closed the connection with 4403: no, bad or expired credential.

@@ -13,7 +13,7 @@ import type { OperationResult } from '@urql/core';
 import { createChatClient } from './client.js';
 import { buildInput, type PastTurn, type Settings, type ToolCallRecord, type UserTurn } from './conversation.js';
 import { Credential } from './credential.js';
-import { type CredentialState, describeFailure, describeTransportFailure, type Failure } from './failures.js';
+import { type CredentialState, describeFailure, describeModelsFailure, describeTransportFailure, type Failure } from './failures.js';
 import type { AuthMode, ChatStreamSubscription, ChatStreamSubscriptionVariables } from './gql/graphql.js';
 import { ChatStreamSubscription as ChatStream, ModelsQuery, ViewerQuery } from './operations.js';
 import { TurnView } from './turn.js';
@@ -133,7 +133,7 @@ async function loadModels(): Promise<void> {
     const failure: Failure = result.error
       ? describeTransportFailure(result.error, credentialState())
       : models && models.__typename !== 'ModelList'
-        ? describeFailure(models, credentialState())
+        ? describeModelsFailure(models, credentialState())
         : { title: 'No models', advice: 'The upstream lists no models.', action: { kind: 'retry' } };
     const button = document.createElement('button');
     button.type = 'button';

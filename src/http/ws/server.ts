@@ -24,6 +24,7 @@
  * else gets an `error` message for that operation, before parsing, and the socket stays open.
  */
 import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 
 import { type ExecutionArgs, GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
@@ -91,8 +92,10 @@ export interface WebSocketLimits {
 }
 
 export function attachGraphQLWebSocket(httpServer: Server, yoga: AnyYoga, logger: Logger, limits: WebSocketLimits): GraphQLWebSocket {
+  // `noServer`, with the upgrade wired by hand: attached to the HTTP server, ws would re-emit its
+  // errors (a port in use, say), and graphql-ws would print them with their stacks.
   const server = new WebSocketServer({
-    server: httpServer,
+    noServer: true,
     path: yoga.graphqlEndpoint,
     maxPayload: limits.maxPayload,
     // Browsers always send Origin on a WebSocket upgrade; other clients (no Origin) are let in.
@@ -106,6 +109,11 @@ export function attachGraphQLWebSocket(httpServer: Server, yoga: AnyYoga, logger
       callback(false, 403, 'Origin not allowed');
     },
   });
+  const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // ws checks the path (400 otherwise) and runs `verifyClient`.
+    server.handleUpgrade(request, socket, head, (ws) => server.emit('connection', ws, request));
+  };
+  httpServer.on('upgrade', upgrade);
   const connections = new Connections(server, logger, limits);
   const aborts = new OperationAborts();
 
@@ -195,6 +203,7 @@ export function attachGraphQLWebSocket(httpServer: Server, yoga: AnyYoga, logger
     },
     refreshPrincipals: (refresh) => connections.refreshPrincipals(refresh),
     close: async () => {
+      httpServer.off('upgrade', upgrade);
       connections.close();
       // Operations have ended by now (the tracker drained them), but graphql-ws sends each `complete`
       // only after the operation's iterator has returned: let those go out before the close frame.
