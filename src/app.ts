@@ -27,6 +27,8 @@ import { createRedactor, upstreamUrlSecrets } from './redact.js';
 import { explainUpstreamFailure, logReady, logStartupWarnings } from './startup.js';
 import { noopTracer } from './tracing.js';
 import { BREAKER_STATE_VALUE } from './upstream/breaker.js';
+import { RedisStreamLog } from './streams/redis-log.js';
+import { ResumableStreams } from './streams/resumable.js';
 import { RejectedKeys } from './upstream/rejected-keys.js';
 import { closeTargets, createUpstreamTargets, describeTargets } from './upstream/targets.js';
 
@@ -78,6 +80,7 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
     webSockets: () => websocket.connections,
     upstreamBreakers: () =>
       targets.flatMap(({ name, health }) => (health ? [{ upstream: name, state: BREAKER_STATE_VALUE[health.breaker.state] }] : [])),
+    detachedStreams: () => streams.detached,
     modelBreakers: () =>
       targets.flatMap(({ name, health }) =>
         (health?.modelStates() ?? []).map(({ model, state }) => ({
@@ -108,6 +111,18 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
   // AUTH_MODE=forward: keys the upstream refused lately are refused again without a call.
   const rejectedKeys = security.auth.mode === 'forward' ? new RejectedKeys(config.modelsCacheMs) : undefined;
   const withRejectedKeys = rejectedKeys ? { rejectedKeys } : {};
+  // Resumable streams: in this process, and mirrored to Redis with REDIS_URL (any replica resumes).
+  const streams = new ResumableStreams({
+    ...config.streams,
+    shared: redis
+      ? new RedisStreamLog(redis.client, {
+          ...config.streams,
+          onStoreError: (error) => logger.warn({ error: redact(error.message) }, 'resumable stream store unavailable: live streams go on, resumes are refused'),
+        })
+      : null,
+    logger,
+    onResume: (outcome) => metrics.streamResumes.inc({ outcome }),
+  });
   const chat = new ChatService({
     ...callContext,
     ...withRejectedKeys,
@@ -117,6 +132,7 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
     gate,
     logContent: config.logContent,
     maxMessages: config.maxMessages,
+    streams,
   });
   const models = new ModelsService({ ...callContext, ...withRejectedKeys, target: targets[0]!, cacheMs: config.modelsCacheMs });
 
@@ -225,6 +241,7 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
         const { finished, aborted } = await operations.drain(graceMs);
         logger.info({ finished, aborted, ms: Math.round(performance.now() - started) }, 'operations drained');
         models.close();
+        streams.close();
         slowClients.close();
         await websocket.close();
         await redis?.close();

@@ -55,6 +55,17 @@ export interface Config {
   graphiql: boolean;
   /** MAX_MESSAGES: the most messages one chat request may carry. @default 1000 */
   maxMessages: number;
+  /** Resumable streams (`chatCompletionStream(resume:)`). */
+  streams: {
+    /** STREAM_RESUME_GRACE_MS: how long a generation whose subscribers dropped goes on, waiting for one. @default 30000 */
+    graceMs: number;
+    /** STREAM_RESUME_TTL_MS: how long a generation's events are kept after its end. @default 300000 */
+    ttlMs: number;
+    /** STREAM_RESUME_MAX_BYTES: past this, a generation stops being resumable. @default 4 MiB */
+    maxBytes: number;
+    /** STREAM_RESUME_STORE_BYTES: every log kept in this process, the oldest finished going first. @default 256 MiB */
+    storeBytes: number;
+  };
   production: boolean;
   /** Whether introspection (and field suggestions in errors) is on. @default true, false with NODE_ENV=production */
   introspection: boolean;
@@ -140,6 +151,10 @@ const envSchema = z.object({
   CLIENT_MAX_CONNECTIONS: integer('CLIENT_MAX_CONNECTIONS', 1, MAX_INT, -1),
   CLIENT_DEFAULT_ANSWER_TOKENS: integer('CLIENT_DEFAULT_ANSWER_TOKENS', 16, MAX_INT, 4096),
   MAX_MESSAGES: integer('MAX_MESSAGES', 1, 100_000, 1000),
+  STREAM_RESUME_GRACE_MS: integer('STREAM_RESUME_GRACE_MS', 1000, 86_400_000, 30_000),
+  STREAM_RESUME_TTL_MS: integer('STREAM_RESUME_TTL_MS', 1000, 86_400_000, 300_000),
+  STREAM_RESUME_MAX_BYTES: integer('STREAM_RESUME_MAX_BYTES', 1024, 1_073_741_824, 4 * 1024 * 1024),
+  STREAM_RESUME_STORE_BYTES: integer('STREAM_RESUME_STORE_BYTES', 1024, 68_719_476_736, 256 * 1024 * 1024),
   ALLOWED_HOSTS: z
     .string()
     .optional()
@@ -268,6 +283,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
       allowedHosts: vars.ALLOWED_HOSTS ?? defaultAllowedHosts(vars.HOST),
       graphiql: vars.GRAPHIQL === undefined ? !production : vars.GRAPHIQL === 'true',
       maxMessages: vars.MAX_MESSAGES,
+      streams: {
+        graceMs: vars.STREAM_RESUME_GRACE_MS,
+        ttlMs: vars.STREAM_RESUME_TTL_MS,
+        maxBytes: vars.STREAM_RESUME_MAX_BYTES,
+        storeBytes: vars.STREAM_RESUME_STORE_BYTES,
+      },
       production,
       introspection: vars.GRAPHQL_INTROSPECTION === undefined ? !production : vars.GRAPHQL_INTROSPECTION === 'true',
       batchLimit: vars.GRAPHQL_BATCH_LIMIT,

@@ -49,6 +49,8 @@ export interface MetricsSources {
   upstreamBreakers?: () => ReadonlyArray<{ upstream: string; state: number }>;
   /** Each (target, model) breaker's state; none when off. */
   modelBreakers?: () => ReadonlyArray<{ upstream: string; model: string; state: number }>;
+  /** Resumable generations running here with no subscriber attached (waiting out their grace). */
+  detachedStreams?: () => number;
 }
 
 export function createMetrics(sources: MetricsSources) {
@@ -117,6 +119,12 @@ export function createMetrics(sources: MetricsSources) {
       labelNames: ['upstream', 'model'] as const,
       registers: [registry],
     }),
+    streamResumes: new Counter({
+      name: 'chatql_stream_resumes_total',
+      help: 'Subscriptions that asked to attach to a resumable generation, by outcome: attached, not_found, mismatch, store_unavailable.',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     upstreamErrors: new Counter({
       name: 'chatql_upstream_errors_total',
       help: 'Failed upstream calls, by the error they mapped to.',
@@ -148,6 +156,17 @@ export function createMetrics(sources: MetricsSources) {
       this.set(sources.webSockets());
     },
   });
+  const detached = sources.detachedStreams;
+  if (detached) {
+    new Gauge({
+      name: 'chatql_detached_streams',
+      help: 'Resumable generations running with no subscriber attached, waiting out STREAM_RESUME_GRACE_MS for one.',
+      registers: [registry],
+      collect() {
+        this.set(detached());
+      },
+    });
+  }
   const breakers = sources.upstreamBreakers;
   if (breakers) {
     new Gauge({

@@ -11,6 +11,8 @@ export const AbortReason = {
   CLIENT_GONE: 'client-gone',
   /** The shutdown grace period ran out while the operation was still running. */
   SHUTDOWN: 'shutdown',
+  /** A resumable generation was stopped: by its last subscriber, a cancel, or its grace running out. */
+  STOPPED: 'stopped',
 } as const;
 export type AbortReason = (typeof AbortReason)[keyof typeof AbortReason];
 

@@ -6,7 +6,15 @@
  * request at once. The stream's run loop is in `stream.ts`, the operation's report in `report.ts`.
  */
 import type { Principal } from '../auth/principal.js';
-import { AuthenticationError, ChatQLError, type DomainError, ErrorSource, shuttingDownError, UpstreamUnavailableError } from '../errors.js';
+import {
+  AuthenticationError,
+  ChatQLError,
+  type DomainError,
+  ErrorSource,
+  InvalidRequestError,
+  shuttingDownError,
+  UpstreamUnavailableError,
+} from '../errors.js';
 import type { Admission, LimitsGate } from '../limits/gate.js';
 import type { Metrics } from '../metrics.js';
 import type { OperationTracker } from '../operations.js';
@@ -20,7 +28,9 @@ import { PRIMARY, unavailableUntil, type UpstreamTarget } from '../upstream/targ
 import { translateChatInput } from '../upstream/translate.js';
 import type { WireCompletion } from '../upstream/wire.js';
 import { type OperationReport, OperationReporter } from './report.js';
-import { once, type StreamEvent, startOnDemand } from './stream.js';
+import type { AuthOutcome } from '../auth/authenticate.js';
+import { checkResumeKey, type ResumableStreams, type ResumeRequest } from '../streams/resumable.js';
+import { once, runStream, type StreamEvent, startOnDemand } from './stream.js';
 import type { ChatRequest, OperationCall } from './types.js';
 import { validateChatInput } from './validate.js';
 
@@ -37,6 +47,8 @@ export interface ChatServiceDeps extends CallContext {
   rejectedKeys?: RejectedKeys;
   /** MAX_MESSAGES. @default 1000 */
   maxMessages?: number;
+  /** Resumable streams (`resume`); without them, `resume` is refused. */
+  streams?: ResumableStreams;
 }
 
 const CANCELLED = 'The request was cancelled.';
@@ -156,8 +168,13 @@ export class ChatService {
     }
   }
 
-  /** The live stream (upstream `stream: true`). Never throws: every failure is the terminal event. */
-  stream(input: ChatRequest, call: OperationCall): AsyncIterableIterator<StreamEvent> {
+  /**
+   * The live stream (upstream `stream: true`). Never throws: every failure is the terminal event.
+   * With `resume`, the generation outlives a dropped subscriber and may be attached to again (see
+   * src/streams/resumable.ts).
+   */
+  stream(input: ChatRequest, call: OperationCall, resume?: ResumeRequest | null): AsyncIterableIterator<StreamEvent> {
+    if (resume) return this.resumableStream(input, call, resume);
     const report = this.reporter.start('chatCompletionStream', input, call);
     const { principal } = call;
     if (principal instanceof AuthenticationError) return once(principal, report, this.reporter);
@@ -181,4 +198,82 @@ export class ChatService {
       unexpected: (error) => this.unexpected(error, report),
     });
   }
+
+  /**
+   * A stream with `resume`: the refusals any stream gets come first; then the client's generation
+   * with this key is attached to, or started. Only the one that starts it is an operation of its
+   * own (one admission, one report); a generation is tied to no subscriber's transport, so that a
+   * dropped subscriber leaves it running.
+   */
+  private resumableStream(input: ChatRequest, call: OperationCall, resume: ResumeRequest): AsyncIterableIterator<StreamEvent> {
+    const { principal } = call;
+    const refusal =
+      principal instanceof AuthenticationError
+        ? principal
+        : (checkResumeKey(resume.key) ??
+          validateChatInput(input, this.deps.maxMessages) ??
+          this.rejectedKey(principal) ??
+          (this.deps.streams ? null : new InvalidRequestError('This service does not keep resumable streams.', ErrorSource.SERVICE, 'resume', 'unsupported')));
+    if (refusal || principal instanceof AuthenticationError || !this.deps.streams) {
+      return once(refusal ?? shuttingDownError(), this.reporter.start('chatCompletionStream', input, call), this.reporter);
+    }
+    const streams = this.deps.streams;
+    const signal = call.signal ?? new AbortController().signal;
+    return openOnDemand(signal, () =>
+      streams.open(principal, input, resume, signal, () => {
+        const operation = this.deps.operations.begin('subscription', undefined);
+        if (!operation) return shuttingDownError();
+        const report = this.reporter.start('chatCompletionStream', input, call);
+        const source = runStream({
+          input,
+          call,
+          principal,
+          operation,
+          report,
+          reporter: this.reporter,
+          gate: this.deps.gate,
+          targets: this.targetsFor(principal),
+          context: this.callContext(principal),
+          noteRefusal: (error) => this.noteRefusal(principal, error),
+          unexpected: (error) => this.unexpected(error, report),
+        });
+        return { operation, source };
+      }),
+    );
+  }
+
+  /** `cancelChatCompletionStream`: stops the client's resumable generation with this key. */
+  async cancelStream(principal: AuthOutcome, key: string): Promise<{ cancelled: boolean }> {
+    if (principal instanceof AuthenticationError) throw principal;
+    const problem = checkResumeKey(key);
+    if (problem) throw new InvalidRequestError(problem.message, ErrorSource.SERVICE, 'key', 'invalid_key');
+    return { cancelled: (await this.deps.streams?.cancel(principal, key)) ?? false };
+  }
+}
+
+/**
+ * The iterator of a resumable subscription, opened at its first `next()`: a subscription the
+ * client completed (or dropped) before that opens nothing.
+ */
+function openOnDemand(signal: AbortSignal, open: () => Promise<AsyncIterableIterator<StreamEvent>>): AsyncIterableIterator<StreamEvent> {
+  let opened: Promise<AsyncIterableIterator<StreamEvent>> | null = null;
+  const done = { done: true as const, value: undefined };
+  const iterator: AsyncIterableIterator<StreamEvent> = {
+    next: async () => {
+      if (opened === null) {
+        if (signal.aborted) return done;
+        opened = open();
+      }
+      return (await opened).next();
+    },
+    return: async () => {
+      if (opened === null) return done;
+      const inner = await opened;
+      return inner.return ? inner.return() : done;
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
 }

@@ -30,6 +30,12 @@ export function isFinalCompletion(event: StreamEvent): event is WireCompletion {
   return finalCompletions.has(event);
 }
 
+/** Marks `completion` as a stream's terminal event (one read back from a resumable stream's log). */
+export function markFinal(completion: WireCompletion): WireCompletion {
+  finalCompletions.add(completion);
+  return completion;
+}
+
 const CANCELLED = 'The request was cancelled.';
 
 /** What one stream's run needs of the service around it. */
@@ -84,10 +90,12 @@ export async function* runStream(run: StreamRun): AsyncGenerator<StreamEvent, vo
     if (serving.model !== undefined) report.servedModel = serving.model;
     report.ttftMs = performance.now() - report.startedAt;
     let next: IteratorResult<WireChunk> = { done: false, value: opened.first };
+    let seq = 0;
     while (!next.done) {
       const chunk = next.value;
       if (isInBandError(chunk)) throw new InBandUpstreamError(chunk as WireError);
       accumulator.add(chunk);
+      chunk.seq = ++seq;
       yield chunk;
       next = await opened.rest.next();
     }

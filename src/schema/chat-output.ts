@@ -221,6 +221,7 @@ export const ChatCompletionChunkRef = builder.objectRef<WireChunk>('ChatCompleti
   description: 'One streamed piece of a completion, sent on the moment the upstream sends it.',
   fields: (t) => ({
     id: t.id({ description: 'The same for every chunk of one completion.', resolve: (c) => c.id ?? '' }),
+    seq: t.int({ description: "1, 2, 3... in the order of the generation's chunks.", resolve: (c) => c.seq ?? 0 }),
     model: t.string({ resolve: (c) => c.model ?? '' }),
     choices: t.field({ type: [ChatChunkChoiceRef], resolve: (c) => c.choices ?? [] }),
     usage: t.field({

@@ -92,6 +92,8 @@ export interface WireChunk {
   choices: WireChunkChoice[];
   usage?: WireUsage | null;
   system_fingerprint?: string | null;
+  /** ChatQL's own: 1, 2, 3... in the order of the stream's chunks (set as each is relayed). */
+  seq?: number;
 }
 
 export interface WireModel {

@@ -179,3 +179,36 @@ export const ViewerQuery = graphql(`
     }
   }
 `);
+
+/** A resumable stream: each chunk's `seq`, its text, then the terminal event. */
+export const ResumableStreamSubscription = graphql(`
+  subscription ResumableStream($input: ChatCompletionInput!, $resume: StreamResumeInput) {
+    chatCompletionStream(input: $input, resume: $resume) {
+      __typename
+      ... on ChatCompletionChunk {
+        id
+        seq
+        choices {
+          delta {
+            content
+          }
+          finishReason
+        }
+      }
+      ...CompletionFields
+      ...ErrorFields
+    }
+  }
+`);
+
+export const CancelStreamMutation = graphql(`
+  mutation CancelStream($key: String!) {
+    cancelChatCompletionStream(key: $key) {
+      __typename
+      ... on StreamCancelled {
+        cancelled
+      }
+      ...ErrorFields
+    }
+  }
+`);

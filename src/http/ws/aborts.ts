@@ -1,7 +1,8 @@
 /**
  * Per-operation aborts for graphql-ws. Each operation gets its own AbortController, handed to
  * resolvers as `context.signal`. It fires from the transport's own events, the client's
- * `complete` message and the socket closing, at the moment they arrive: graphql-ws itself only
+ * `complete` message (reason `stop`) and the socket closing (reason `drop`: a resumable stream
+ * waits for its client to come back), at the moment they arrive: graphql-ws itself only
  * learns that an operation ended after the operation's iterator has returned, which can wait for
  * the next upstream chunk.
  */
@@ -22,13 +23,13 @@ export class OperationAborts {
       if (!text.includes('"complete"')) return;
       try {
         const message = JSON.parse(text) as { type?: unknown; id?: unknown };
-        if (message.type === 'complete' && typeof message.id === 'string') this.abort(socket, message.id);
+        if (message.type === 'complete' && typeof message.id === 'string') this.abort(socket, message.id, 'stop');
       } catch {
         // graphql-ws answers malformed messages by closing the socket.
       }
     });
     socket.once('close', () => {
-      for (const controller of byId.values()) controller.abort();
+      for (const controller of byId.values()) controller.abort('drop');
       byId.clear();
     });
   }
@@ -43,13 +44,17 @@ export class OperationAborts {
     const controller = new AbortController();
     const byId = this.bySocket.get(socket);
     if (byId && socket.readyState === socket.OPEN) byId.set(id, controller);
-    else controller.abort();
+    else controller.abort('drop');
     return controller.signal;
   }
 
-  abort(socket: WebSocket, id: string): void {
+  /**
+   * Aborts one operation. The reason tells a resumable stream how its subscriber left: `stop`
+   * (the client's `complete`) or `drop` (the connection went away).
+   */
+  abort(socket: WebSocket, id: string, reason: 'stop' | 'drop' = 'stop'): void {
     const byId = this.bySocket.get(socket);
-    byId?.get(id)?.abort();
+    byId?.get(id)?.abort(reason);
     byId?.delete(id);
   }
 
