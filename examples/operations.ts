@@ -82,3 +82,29 @@ export const StreamSubscription = graphql(`
     }
   }
 `);
+
+/** A resumable stream: each chunk's `seq` lets the client skip what it already has after a resume. */
+export const ResumableStreamSubscription = graphql(`
+  subscription ResumableStream($input: ChatCompletionInput!, $resume: StreamResumeInput) {
+    chatCompletionStream(input: $input, resume: $resume) {
+      __typename
+      ... on ChatCompletionChunk {
+        seq
+        choices {
+          delta {
+            content
+          }
+        }
+      }
+      ... on ChatCompletion {
+        choices {
+          finishReason
+        }
+        usage {
+          totalTokens
+        }
+      }
+      ...Failure
+    }
+  }
+`);

@@ -154,6 +154,28 @@ export default {
         ]
       },
       {
+        "kind": "UNION",
+        "name": "CancelChatCompletionStreamResult",
+        "possibleTypes": [
+          {
+            "kind": "OBJECT",
+            "name": "AuthenticationError"
+          },
+          {
+            "kind": "OBJECT",
+            "name": "InvalidRequestError"
+          },
+          {
+            "kind": "OBJECT",
+            "name": "RateLimitError"
+          },
+          {
+            "kind": "OBJECT",
+            "name": "StreamCancelled"
+          }
+        ]
+      },
+      {
         "kind": "OBJECT",
         "name": "ChatChoice",
         "fields": [
@@ -357,6 +379,17 @@ export default {
           },
           {
             "name": "model",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "kind": "SCALAR",
+                "name": "Any"
+              }
+            },
+            "args": []
+          },
+          {
+            "name": "seq",
             "type": {
               "kind": "NON_NULL",
               "ofType": {
@@ -883,6 +916,29 @@ export default {
         "name": "Mutation",
         "fields": [
           {
+            "name": "cancelChatCompletionStream",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "name": "CancelChatCompletionStreamResult",
+                "kind": "UNION",
+                "ofType": null
+              }
+            },
+            "args": [
+              {
+                "name": "key",
+                "type": {
+                  "kind": "NON_NULL",
+                  "ofType": {
+                    "kind": "SCALAR",
+                    "name": "Any"
+                  }
+                }
+              }
+            ]
+          },
+          {
             "name": "chatCompletion",
             "type": {
               "kind": "NON_NULL",
@@ -1099,6 +1155,24 @@ export default {
       },
       {
         "kind": "OBJECT",
+        "name": "StreamCancelled",
+        "fields": [
+          {
+            "name": "cancelled",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "kind": "SCALAR",
+                "name": "Any"
+              }
+            },
+            "args": []
+          }
+        ],
+        "interfaces": []
+      },
+      {
+        "kind": "OBJECT",
         "name": "Subscription",
         "fields": [
           {
@@ -1120,6 +1194,13 @@ export default {
                     "kind": "SCALAR",
                     "name": "Any"
                   }
+                }
+              },
+              {
+                "name": "resume",
+                "type": {
+                  "kind": "SCALAR",
+                  "name": "Any"
                 }
               }
             ]

@@ -1,6 +1,12 @@
 
       export type PossibleTypesResultData = {
   "possibleTypes": {
+    "CancelChatCompletionStreamResult": [
+      "AuthenticationError",
+      "InvalidRequestError",
+      "RateLimitError",
+      "StreamCancelled"
+    ],
     "ChatCompletionResult": [
       "AuthenticationError",
       "BudgetExceededError",
@@ -52,6 +58,12 @@
 };
       const result: PossibleTypesResultData = {
   "possibleTypes": {
+    "CancelChatCompletionStreamResult": [
+      "AuthenticationError",
+      "InvalidRequestError",
+      "RateLimitError",
+      "StreamCancelled"
+    ],
     "ChatCompletionResult": [
       "AuthenticationError",
       "BudgetExceededError",

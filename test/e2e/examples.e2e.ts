@@ -173,3 +173,25 @@ describe('the runnable examples (npm run example:apollo, npm run example:urql)',
     expect(output).toMatch(/\(STOP, \d+ tokens\)/);
   });
 });
+
+describe('the resumable stream example (npm run example:resume)', () => {
+  it('cuts its connection after chunk 5, reconnects by graphql-ws retry, and gets the whole answer from one generation', async () => {
+    const mock = await startMock({ wordDelayMs: 5 });
+    const resumable = await startService(mock);
+    mock.reset();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/resume.ts'], {
+      cwd: new URL('../..', import.meta.url),
+      env: { PATH: process.env.PATH ?? '', CHATQL_URL: resumable.httpUrl },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (data: Buffer) => (output += data.toString()));
+    child.stderr.on('data', (data: Buffer) => (output += data.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code, output).toBe(0);
+    expect(output).toContain('(cutting the connection after chunk 5)');
+    expect(output).toContain(replyText([{ role: 'user', content: 'Tell me something worth resuming' }]));
+    expect(output).toMatch(/\(STOP after \d+ chunks, \d+ tokens, 2 connections\)/);
+    expect(mock.requests.filter((request) => request.path === '/v1/chat/completions'), 'one generation').toHaveLength(1);
+  });
+});
