@@ -22,6 +22,7 @@ import { type Meta, type PhaseOutcome, type Results, table, writeResults } from 
 import { cancellationPhase } from './phases/cancellation.js';
 import { capacityPhase } from './phases/capacity.js';
 import { mutationPhase } from './phases/mutation.js';
+import { resumePhase } from './phases/resume.js';
 import { streamingPhase } from './phases/streaming.js';
 import { canPin, type Child, pinSelf, prepareChildren, startChild } from './processes.js';
 import type { ServiceReady } from './service-child.js';
@@ -68,7 +69,7 @@ const MOCKS: MockSpec[] = [
   { name: 'cancel', firstTokenDelayMs: 20, wordDelayMs: 300, bench: SHAPES.cancel, record: true },
 ];
 
-type PhaseName = 'mutation' | 'streaming' | 'capacity' | 'cancellation';
+type PhaseName = 'mutation' | 'streaming' | 'capacity' | 'cancellation' | 'resume';
 const PHASES: Array<{ name: PhaseName; budgetMs: number; run: (ctx: PhaseContext) => Promise<unknown> }> = [
   { name: 'mutation', budgetMs: quick ? 60_000 : 240_000, run: (ctx) => mutationPhase(ctx) },
   {
@@ -86,6 +87,11 @@ const PHASES: Array<{ name: PhaseName; budgetMs: number; run: (ctx: PhaseContext
         shape: SHAPES.capacity,
         sdkStreams: 1000,
       }),
+  },
+  {
+    name: 'resume',
+    budgetMs: quick ? 40_000 : 120_000,
+    run: (ctx) => resumePhase(ctx, { burst: SHAPES.burst }),
   },
   {
     name: 'cancellation',
@@ -132,7 +138,7 @@ async function runPhase(
     defer: (cleanup) => void cleanups.push(cleanup),
     progress: (message) => say(`${phase.name}: ${message}`),
     figure: (figure) => void figures.push({ phase: phase.name, ...figure }),
-    startService: async (mock): Promise<Service> => {
+    startService: async (mock, env = {}): Promise<Service> => {
       const url = upstream.ready.mocks[mock];
       if (!url) throw new Error(`no mock named ${mock}`);
       const name = `service-${phase.name}-${++serviceCount}`;
@@ -144,7 +150,7 @@ async function runPhase(
         cpu: 1,
         nodeArgs: ['--expose-gc', ...profile],
         // As deployed: graphql-js, among others, skips its development-time checks.
-        env: { NODE_ENV: 'production' },
+        env: { NODE_ENV: 'production', CHATQL_BENCH_ENV: JSON.stringify(env) },
         logFile: join(RESULTS, 'service-log.tmp'),
       });
       services.push(child);

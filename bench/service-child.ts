@@ -23,6 +23,8 @@ async function main(): Promise<void> {
     OPENAI_BASE_URL: process.argv[2],
     OPENAI_API_KEY: 'bench',
     LOG_LEVEL: 'warn',
+    // What the phase adds (REDIS_URL for the resumable streams' store, say).
+    ...(JSON.parse(process.env.CHATQL_BENCH_ENV ?? '{}') as Record<string, string>),
   });
   if (!loaded.ok) throw new Error(loaded.problems.join('; '));
   const app = buildApp(loaded.config, createLogger(loaded.config.logLevel));

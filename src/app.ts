@@ -117,7 +117,8 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
     shared: redis
       ? new RedisStreamLog(redis.client, {
           ...config.streams,
-          onStoreError: (error) => logger.warn({ error: redact(error.message) }, 'resumable stream store unavailable: live streams go on, resumes are refused'),
+          onStoreError: (error) =>
+            logger.warn({ error: redact(error.message) }, 'resumable stream store unavailable: live streams go on, resumes are refused'),
         })
       : null,
     logger,

@@ -36,6 +36,18 @@ export const STREAM_DOCUMENT = /* GraphQL */ `
   }
 `;
 
+/** The same stream with `resume`: each chunk's `seq` too. */
+export const RESUMABLE_STREAM_DOCUMENT = /* GraphQL */ `
+  subscription ResumableStream($input: ChatCompletionInput!, $resume: StreamResumeInput) {
+    chatCompletionStream(input: $input, resume: $resume) {
+      __typename
+      ... on ChatCompletionChunk { seq choices { delta { content } finishReason } usage { promptTokens completionTokens totalTokens } }
+      ... on ChatCompletion { id choices { finishReason } usage { promptTokens completionTokens totalTokens } }
+      ... on Error { message retryable }
+    }
+  }
+`;
+
 export const chatqlInput = (content: string) => ({ input: { model: MODEL, messages: [{ user: { content } }] } });
 
 export function sdkClient(baseURL: string): OpenAI {
@@ -109,6 +121,14 @@ export interface Running {
 export interface StreamOptions {
   /** Called at the first content delta (the cancellation phase drops the stream there). */
   onFirstContent?: () => void;
+  /** A resumable stream (graphql-ws and SSE): the key, and the last `seq` already had. */
+  resume?: { key: string; after?: number };
+}
+
+function streamRequest(prompt: string, options: StreamOptions): { query: string; variables: Record<string, unknown> } {
+  return options.resume
+    ? { query: RESUMABLE_STREAM_DOCUMENT, variables: { ...chatqlInput(prompt), resume: options.resume } }
+    : { query: STREAM_DOCUMENT, variables: chatqlInput(prompt) };
 }
 
 export function directStream(sdk: OpenAI, prompt: string, record: StreamRecord, options: StreamOptions = {}): Running {
@@ -202,20 +222,17 @@ export function wsStream(client: Client, prompt: string, record: StreamRecord, o
       record.endedAt ??= performance.now();
       resolve();
     };
-    unsubscribe = client.subscribe<StreamEventData>(
-      { query: STREAM_DOCUMENT, variables: chatqlInput(prompt) },
-      {
-        next: (result) => void chatqlEvent(record, result, options),
-        error: (error) => {
-          if (!dropped) record.error ??= error instanceof Error ? error.message : `protocol error: ${JSON.stringify(error)}`;
-          end();
-        },
-        complete: () => {
-          if (!dropped && !record.completed) record.error ??= 'completed without a terminal event';
-          end();
-        },
+    unsubscribe = client.subscribe<StreamEventData>(streamRequest(prompt, options), {
+      next: (result) => void chatqlEvent(record, result, options),
+      error: (error) => {
+        if (!dropped) record.error ??= error instanceof Error ? error.message : `protocol error: ${JSON.stringify(error)}`;
+        end();
       },
-    );
+      complete: () => {
+        if (!dropped && !record.completed) record.error ??= 'completed without a terminal event';
+        end();
+      },
+    });
   });
   return {
     done,
@@ -233,7 +250,7 @@ export function sseStream(httpUrl: string, prompt: string, record: StreamRecord,
       const response = await fetch(httpUrl, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-        body: JSON.stringify({ query: STREAM_DOCUMENT, variables: chatqlInput(prompt) }),
+        body: JSON.stringify(streamRequest(prompt, options)),
         signal: controller.signal,
       });
       if (!response.ok || !response.body) throw new Error(`SSE: HTTP ${response.status}`);

@@ -36,8 +36,11 @@ export interface Figure {
 export interface PhaseContext {
   quick: boolean;
   upstream: Child<UpstreamReady>;
-  /** A fresh service child against the named mock; stopped when the phase ends if not before. */
-  startService(mock: string): Promise<Service>;
+  /**
+   * A fresh service child against the named mock; stopped when the phase ends if not before.
+   * `env` adds to its configuration (REDIS_URL, say).
+   */
+  startService(mock: string, env?: Record<string, string>): Promise<Service>;
   /** Aborts when the phase runs out of time. */
   signal: AbortSignal;
   defer(cleanup: () => unknown): void;

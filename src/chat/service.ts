@@ -213,7 +213,9 @@ export class ChatService {
         : (checkResumeKey(resume.key) ??
           validateChatInput(input, this.deps.maxMessages) ??
           this.rejectedKey(principal) ??
-          (this.deps.streams ? null : new InvalidRequestError('This service does not keep resumable streams.', ErrorSource.SERVICE, 'resume', 'unsupported')));
+          (this.deps.streams
+            ? null
+            : new InvalidRequestError('This service does not keep resumable streams.', ErrorSource.SERVICE, 'resume', 'unsupported')));
     if (refusal || principal instanceof AuthenticationError || !this.deps.streams) {
       return once(refusal ?? shuttingDownError(), this.reporter.start('chatCompletionStream', input, call), this.reporter);
     }
@@ -257,19 +259,22 @@ export class ChatService {
  */
 function openOnDemand(signal: AbortSignal, open: () => Promise<AsyncIterableIterator<StreamEvent>>): AsyncIterableIterator<StreamEvent> {
   let opened: Promise<AsyncIterableIterator<StreamEvent>> | null = null;
+  /** Once opened, every `next()` goes straight to it: nothing added on the token path. */
+  let inner: AsyncIterableIterator<StreamEvent> | null = null;
   const done = { done: true as const, value: undefined };
   const iterator: AsyncIterableIterator<StreamEvent> = {
-    next: async () => {
+    next: () => {
+      if (inner) return inner.next();
       if (opened === null) {
-        if (signal.aborted) return done;
-        opened = open();
+        if (signal.aborted) return Promise.resolve(done);
+        opened = open().then((events) => (inner = events));
       }
-      return (await opened).next();
+      return opened.then((events) => events.next());
     },
     return: async () => {
       if (opened === null) return done;
-      const inner = await opened;
-      return inner.return ? inner.return() : done;
+      const events = await opened;
+      return events.return ? events.return() : done;
     },
     [Symbol.asyncIterator]() {
       return iterator;

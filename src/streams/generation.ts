@@ -34,7 +34,15 @@ export function eventBytes(event: StreamEvent): number {
   const chunk = event as WireChunk;
   let bytes = 160;
   for (const choice of chunk.choices ?? []) {
-    const delta = choice.delta as { content?: string | null; reasoning_content?: string | null; refusal?: string | null; tool_calls?: Array<{ function?: { arguments?: string | null } | null }> | null } | null | undefined;
+    const delta = choice.delta as
+      | {
+          content?: string | null;
+          reasoning_content?: string | null;
+          refusal?: string | null;
+          tool_calls?: Array<{ function?: { arguments?: string | null } | null }> | null;
+        }
+      | null
+      | undefined;
     if (!delta) continue;
     bytes += (delta.content?.length ?? 0) + (delta.reasoning_content?.length ?? 0) + (delta.refusal?.length ?? 0);
     for (const call of delta.tool_calls ?? []) bytes += 64 + (call.function?.arguments?.length ?? 0);
@@ -191,19 +199,27 @@ export class Generation {
       while (index < this.events.length && isChunk(this.events[index]!) && (this.events[index] as { seq: number }).seq <= after) index += 1;
     }
     const done = { done: true as const, value: undefined };
+    /** The next logged event for this cursor; after the terminal one, the subscription completes. */
+    const deliver = (): IteratorResult<StreamEvent, undefined> => {
+      if (left) return done;
+      const event = this.events[index++]!;
+      if (!isChunk(event)) leave('drop');
+      return { done: false, value: event };
+    };
+    // Woken by a new event, by this subscriber leaving, or by another leaving (then it waits on).
+    const waitFor = (resolve: (result: IteratorResult<StreamEvent, undefined>) => void): void => {
+      this.wake.push(() => {
+        if (left) resolve(done);
+        else if (index < this.events.length) resolve(deliver());
+        else waitFor(resolve);
+      });
+    };
+    // On the token path: one promise per event, resolved with the event itself (no async wrapper).
     const iterator: AsyncIterableIterator<StreamEvent> = {
-      next: async () => {
-        for (;;) {
-          if (left) return done;
-          const event = this.events[index];
-          if (event !== undefined) {
-            index += 1;
-            // After the terminal event, the subscription completes.
-            if (!isChunk(event)) leave('drop');
-            return { done: false, value: event };
-          }
-          await new Promise<void>((resolve) => this.wake.push(resolve));
-        }
+      next: () => {
+        if (left) return Promise.resolve(done);
+        if (index < this.events.length) return Promise.resolve(deliver());
+        return new Promise((resolve) => waitFor(resolve));
       },
       return: async () => {
         // graphql-ws calls return() after `complete` or a close: the signal has told how it left.

@@ -199,7 +199,11 @@ export class RedisStreamLog {
     const state = new Map<string, { cancel: boolean; stop: boolean; remote: number }>();
     ids.forEach((id, index) => {
       const at = (offset: number) => results[index * 6 + offset]?.[1];
-      state.set(id, { cancel: at(1) !== null && at(1) !== undefined, stop: at(2) !== null && at(2) !== undefined, remote: Number(at(4) ?? 0) });
+      state.set(id, {
+        cancel: at(1) !== null && at(1) !== undefined,
+        stop: at(2) !== null && at(2) !== undefined,
+        remote: Number(at(4) ?? 0),
+      });
     });
     return state;
   }
@@ -248,7 +252,9 @@ export class RedisStreamLog {
         const logged = (await this.redis.xrange(log, `(${cursor}`, '+', 'COUNT', 500)) as Array<[string, string[]]>;
         if (logged.length > 0) return toEvents(logged);
         reader ??= await this.reader();
-        const read = (await reader.xread('COUNT', 500, 'BLOCK', 1000, 'STREAMS', log, cursor)) as Array<[string, Array<[string, string[]]>]> | null;
+        const read = (await reader.xread('COUNT', 500, 'BLOCK', 1000, 'STREAMS', log, cursor)) as Array<
+          [string, Array<[string, string[]]>]
+        > | null;
         if (read && read[0] && read[0][1].length > 0) return toEvents(read[0][1]);
         // Nothing within a second: is the generation still going somewhere?
         const [meta, producer] = await Promise.all([this.meta(id), this.redis.exists(key(id, 'producer'))]);

@@ -33,7 +33,12 @@ export const RESUME_KEY = /^[A-Za-z0-9_-]{16,128}$/;
 export function checkResumeKey(key: string): InvalidRequestError | null {
   return RESUME_KEY.test(key)
     ? null
-    : new InvalidRequestError('resume.key must be 16 to 128 characters of A-Z a-z 0-9 _ - (e.g. a UUID).', ErrorSource.SERVICE, 'resume.key', 'invalid_key');
+    : new InvalidRequestError(
+        'resume.key must be 16 to 128 characters of A-Z a-z 0-9 _ - (e.g. a UUID).',
+        ErrorSource.SERVICE,
+        'resume.key',
+        'invalid_key',
+      );
 }
 
 export type ResumeOutcome = 'attached' | 'not_found' | 'mismatch' | 'store_unavailable';
@@ -105,14 +110,22 @@ export class ResumableStreams {
   private notFound(): DomainError {
     return this.refuse(
       'not_found',
-      new NotFoundError('No resumable generation with this key is known (it is unknown, too old, or its events were dropped).', ErrorSource.SERVICE),
+      new NotFoundError(
+        'No resumable generation with this key is known (it is unknown, too old, or its events were dropped).',
+        ErrorSource.SERVICE,
+      ),
     );
   }
 
   private mismatch(): DomainError {
     return this.refuse(
       'mismatch',
-      new InvalidRequestError('This key belongs to a generation of another input: resume with the same input, or choose a new key.', ErrorSource.SERVICE, 'resume.key', 'key_mismatch'),
+      new InvalidRequestError(
+        'This key belongs to a generation of another input: resume with the same input, or choose a new key.',
+        ErrorSource.SERVICE,
+        'resume.key',
+        'key_mismatch',
+      ),
     );
   }
 
@@ -125,7 +138,13 @@ export class ResumableStreams {
    * A subscription with `resume`: attaches to the client's generation with this key, or starts it.
    * Resolves with the subscriber's events (a refusal is its one terminal event).
    */
-  async open(principal: Principal, input: ChatRequest, resume: ResumeRequest, signal: AbortSignal, start: Starter): Promise<AsyncIterableIterator<StreamEvent>> {
+  async open(
+    principal: Principal,
+    input: ChatRequest,
+    resume: ResumeRequest,
+    signal: AbortSignal,
+    start: Starter,
+  ): Promise<AsyncIterableIterator<StreamEvent>> {
     const after = resume.after ?? null;
     const id = generationId(principal.id, resume.key);
     const fp = fingerprint(input);
@@ -195,7 +214,11 @@ export class ResumableStreams {
           }
         },
         onDetached: (detached) => {
-          if (detached) this.options.logger.info({ stream: id.slice(0, 12), graceMs: this.options.graceMs }, 'stream detached: waiting for a subscriber');
+          if (detached)
+            this.options.logger.info(
+              { stream: id.slice(0, 12), graceMs: this.options.graceMs },
+              'stream detached: waiting for a subscriber',
+            );
         },
       },
     });
@@ -223,10 +246,13 @@ export class ResumableStreams {
     // At least TTL + grace after the start, and after the end too.
     const until = Math.max(generation.startedAt, generation.endedAt ?? Date.now()) + this.options.ttlMs + this.options.graceMs;
     this.tombstones.set(generation.id, { fp: generation.fingerprint, until });
-    const sweep = setTimeout(() => {
-      const tombstone = this.tombstones.get(generation.id);
-      if (tombstone && tombstone.until <= Date.now()) this.tombstones.delete(generation.id);
-    }, until - Date.now() + 10);
+    const sweep = setTimeout(
+      () => {
+        const tombstone = this.tombstones.get(generation.id);
+        if (tombstone && tombstone.until <= Date.now()) this.tombstones.delete(generation.id);
+      },
+      until - Date.now() + 10,
+    );
     sweep.unref();
   }
 

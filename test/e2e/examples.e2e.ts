@@ -192,6 +192,9 @@ describe('the resumable stream example (npm run example:resume)', () => {
     expect(output).toContain('(cutting the connection after chunk 5)');
     expect(output).toContain(replyText([{ role: 'user', content: 'Tell me something worth resuming' }]));
     expect(output).toMatch(/\(STOP after \d+ chunks, \d+ tokens, 2 connections\)/);
-    expect(mock.requests.filter((request) => request.path === '/v1/chat/completions'), 'one generation').toHaveLength(1);
+    expect(
+      mock.requests.filter((request) => request.path === '/v1/chat/completions'),
+      'one generation',
+    ).toHaveLength(1);
   });
 });

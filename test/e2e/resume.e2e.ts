@@ -31,27 +31,32 @@ describe('resumable streams, in memory (one replica)', () => {
     service = await startWarmService(mock, { STREAM_RESUME_GRACE_MS: '3000', STREAM_RESUME_TTL_MS: '5000' });
   });
 
-  it.each(['graphql-ws', 'sse'] as const)('over %s: dropped after 3 chunks, resumed with after: 3 → chunks 4…N and the terminal event, the whole answer, 1 upstream request', async (transport) => {
-    mock.reset();
-    const key = newKey();
-    const subscribe = transport === 'graphql-ws' ? subscribeResumableWs : subscribeResumableSse;
-    const first = subscribe(service, input(), { key });
-    await first.chunks(3);
-    first.drop();
-    const had = chunkSeqs(first.events).filter((seq) => seq <= 3);
-    expect(had).toEqual([1, 2, 3]);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const resumed = subscribe(service, input(), { key, after: 3 });
-    await resumed.ended;
-    const seqs = chunkSeqs(resumed.events);
-    expect(seqs[0]).toBe(4);
-    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 4));
-    expect(terminal(resumed.events)).toMatchObject({ __typename: 'ChatCompletion', choices: [{ message: { content: WHOLE } }] });
-    expect(streamedText([...first.events.filter((event) => event.__typename === 'ChatCompletionChunk' && event.seq <= 3), ...resumed.events])).toBe(WHOLE);
-    expect(chatCalls(mock), 'exactly one generation').toHaveLength(1);
-    const lines = service.logs.filter((line) => line.msg === 'operation' && line.operation === 'chatCompletionStream');
-    expect(lines.at(-1)).toMatchObject({ outcome: 'ChatCompletion' });
-  });
+  it.each(['graphql-ws', 'sse'] as const)(
+    'over %s: dropped after 3 chunks, resumed with after: 3 → chunks 4…N and the terminal event, the whole answer, 1 upstream request',
+    async (transport) => {
+      mock.reset();
+      const key = newKey();
+      const subscribe = transport === 'graphql-ws' ? subscribeResumableWs : subscribeResumableSse;
+      const first = subscribe(service, input(), { key });
+      await first.chunks(3);
+      first.drop();
+      const had = chunkSeqs(first.events).filter((seq) => seq <= 3);
+      expect(had).toEqual([1, 2, 3]);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const resumed = subscribe(service, input(), { key, after: 3 });
+      await resumed.ended;
+      const seqs = chunkSeqs(resumed.events);
+      expect(seqs[0]).toBe(4);
+      expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 4));
+      expect(terminal(resumed.events)).toMatchObject({ __typename: 'ChatCompletion', choices: [{ message: { content: WHOLE } }] });
+      expect(
+        streamedText([...first.events.filter((event) => event.__typename === 'ChatCompletionChunk' && event.seq <= 3), ...resumed.events]),
+      ).toBe(WHOLE);
+      expect(chatCalls(mock), 'exactly one generation').toHaveLength(1);
+      const lines = service.logs.filter((line) => line.msg === 'operation' && line.operation === 'chatCompletionStream');
+      expect(lines.at(-1)).toMatchObject({ outcome: 'ChatCompletion' });
+    },
+  );
 
   it("graphql-ws's own retry after its socket is cut re-attaches: one generation, the whole answer (chunks deduplicated by seq)", async () => {
     mock.reset();
@@ -201,7 +206,11 @@ describe('resumable streams are per client (AUTH_MODE=api-key)', () => {
     const own = subscribeResumableWs(service, input(), { key }, { auth: `Bearer ${B}` });
     await Promise.all([own.ended, owner.ended]);
     expect(terminal(own.events)?.__typename).toBe('ChatCompletion');
-    expect(chatCalls(mock).map((call) => (call.body as { user: string }).user).sort()).toEqual(['client-a', 'client-b']);
+    expect(
+      chatCalls(mock)
+        .map((call) => (call.body as { user: string }).user)
+        .sort(),
+    ).toEqual(['client-a', 'client-b']);
   });
 
   it('a detached generation still holds its concurrent-stream slot (concurrentStreams 1): a new stream is refused until it ends', async () => {

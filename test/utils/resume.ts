@@ -112,7 +112,11 @@ export function subscribeResumableSse(
   void (async () => {
     const response = await fetch(service.httpUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...(options.auth ? { authorization: options.auth } : {}) },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+        ...(options.auth ? { authorization: options.auth } : {}),
+      },
       body: JSON.stringify({ query: print(ResumableStreamSubscription), variables: { input, resume } }),
       signal: controller.signal,
     });
