@@ -255,7 +255,7 @@ export class RedisStreamLog {
         const read = (await reader.xread('COUNT', 500, 'BLOCK', 1000, 'STREAMS', log, cursor)) as Array<
           [string, Array<[string, string[]]>]
         > | null;
-        if (read && read[0] && read[0][1].length > 0) return toEvents(read[0][1]);
+        if (read?.[0] && read[0][1].length > 0) return toEvents(read[0][1]);
         // Nothing within a second: is the generation still going somewhere?
         const [meta, producer] = await Promise.all([this.meta(id), this.redis.exists(key(id, 'producer'))]);
         if (meta?.state === 'dropped') return tooLarge();
