@@ -10,6 +10,8 @@ import type { Tracer } from '@opentelemetry/api';
 
 import { type AuthOutcome, createAuthenticator, type ReloadResult } from './auth/authenticate.js';
 import { ModelsService } from './chat/models.js';
+import { PriceTable, type PricesFileResult } from './pricing/prices.js';
+import { UpstreamPrices } from './pricing/upstream-prices.js';
 import { ChatService } from './chat/service.js';
 import type { Config } from './config.js';
 import type { OriginPolicy } from './http/origins.js';
@@ -47,6 +49,8 @@ export interface App {
    * with 4403. A file with problems changes nothing. Null in the other modes.
    */
   reloadClientKeys(): ReloadResult | null;
+  /** Reads MODEL_PRICES_FILE again (on SIGHUP); a file with problems changes nothing. Null without one. */
+  reloadPrices(): PricesFileResult | null;
   readonly operations: OperationTracker;
 }
 
@@ -106,6 +110,7 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
     redis: redis?.client ?? null,
     allowedModels: security.allowedModels,
     onRefusal: (limit) => metrics.limitRefusals.inc({ limit }),
+    currency: config.pricing.currency,
   });
   const authenticator = createAuthenticator(security.auth, security.defaultLimits);
   // AUTH_MODE=forward: keys the upstream refused lately are refused again without a call.
@@ -124,6 +129,12 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
     logger,
     onResume: (outcome) => metrics.streamResumes.inc({ outcome }),
   });
+  // What models cost: MODEL_PRICES_FILE, and with UPSTREAM_PRICES=litellm the proxy's /model/info.
+  const prices = new PriceTable(config.pricing);
+  const upstreamPrices =
+    config.pricing.upstream === 'litellm'
+      ? new UpstreamPrices({ target: targets[0]!, table: prices, logger, cacheMs: config.modelsCacheMs })
+      : undefined;
   const chat = new ChatService({
     ...callContext,
     ...withRejectedKeys,
@@ -134,8 +145,17 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
     logContent: config.logContent,
     maxMessages: config.maxMessages,
     streams,
+    prices,
+    ...(upstreamPrices ? { upstreamPrices } : {}),
   });
-  const models = new ModelsService({ ...callContext, ...withRejectedKeys, target: targets[0]!, cacheMs: config.modelsCacheMs });
+  const models = new ModelsService({
+    ...callContext,
+    ...withRejectedKeys,
+    target: targets[0]!,
+    cacheMs: config.modelsCacheMs,
+    prices,
+    ...(upstreamPrices ? { upstreamPrices } : {}),
+  });
 
   // The host names the service answers to and the origins that count as its own or allowed.
   const origins: OriginPolicy = { corsOrigins: config.corsOrigins, hosts: config.allowedHosts };
@@ -215,6 +235,17 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
       }
       return result;
     },
+    reloadPrices: () => {
+      const result = prices.reload();
+      if (result === null) return null;
+      if (result.ok) logger.info({ models: result.prices.size }, 'MODEL_PRICES_FILE reloaded');
+      else
+        logger.error(
+          { problems: result.problems },
+          'MODEL_PRICES_FILE not reloaded: the file has problems; the prices read before stay in use',
+        );
+      return result;
+    },
     start: async () => {
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       const listen = (target: typeof server, port: number) =>
@@ -242,6 +273,7 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
         const { finished, aborted } = await operations.drain(graceMs);
         logger.info({ finished, aborted, ms: Math.round(performance.now() - started) }, 'operations drained');
         models.close();
+        upstreamPrices?.close();
         streams.close();
         slowClients.close();
         await websocket.close();

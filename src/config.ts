@@ -8,6 +8,7 @@ import { readSecurityConfig, type SecurityConfig } from './auth/config.js';
 import { defaultAllowedHosts, type HostPolicy, listensOnAllInterfaces, parseAllowedHosts } from './http/hosts.js';
 import { parseOriginPatterns } from './http/origins.js';
 import { loadPersistedDocuments, type PersistedDocuments } from './plugins/persisted.js';
+import { loadPricesFile, type ModelPrice } from './pricing/prices.js';
 import { parseUpstreamFallbacks, type UpstreamFallback } from './upstream/fallbacks.js';
 
 export interface UpstreamConfig {
@@ -55,6 +56,15 @@ export interface Config {
   graphiql: boolean;
   /** MAX_MESSAGES: the most messages one chat request may carry. @default 1000 */
   maxMessages: number;
+  /** What models cost and in which currency (PRICE_CURRENCY, MODEL_PRICES_FILE, UPSTREAM_PRICES). */
+  pricing: {
+    currency: string;
+    /** MODEL_PRICES_FILE's path, read again on SIGHUP; null: none. */
+    file: string | null;
+    filePrices: Map<string, ModelPrice>;
+    /** UPSTREAM_PRICES=litellm: also read the proxy's `GET /model/info`. */
+    upstream: 'litellm' | null;
+  };
   /** Resumable streams (`chatCompletionStream(resume:)`). */
   streams: {
     /** STREAM_RESUME_GRACE_MS: how long a generation whose subscribers dropped goes on, waiting for one. @default 30000 */
@@ -151,6 +161,36 @@ const envSchema = z.object({
   CLIENT_MAX_CONNECTIONS: integer('CLIENT_MAX_CONNECTIONS', 1, MAX_INT, -1),
   CLIENT_DEFAULT_ANSWER_TOKENS: integer('CLIENT_DEFAULT_ANSWER_TOKENS', 16, MAX_INT, 4096),
   MAX_MESSAGES: integer('MAX_MESSAGES', 1, 100_000, 1000),
+  PRICE_CURRENCY: z
+    .string()
+    .regex(/^[A-Z]{3}$/, 'PRICE_CURRENCY must be a three-letter currency code such as USD or EUR')
+    .default('USD'),
+  MODEL_PRICES_FILE: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined) return null;
+      const loaded = loadPricesFile(raw.trim());
+      if (loaded.ok) return { path: raw.trim(), prices: loaded.prices };
+      for (const problem of loaded.problems) ctx.addIssue({ code: 'custom', message: problem });
+      return z.NEVER;
+    }),
+  UPSTREAM_PRICES: z.enum(['litellm', 'none'], { message: 'UPSTREAM_PRICES must be litellm or none' }).optional(),
+  CLIENT_DAILY_SPEND: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined) return null;
+      const value = Number(raw);
+      if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || !Number.isFinite(value)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `CLIENT_DAILY_SPEND must be an amount in PRICE_CURRENCY such as 5 or 0.25 (got "${raw}")`,
+        });
+        return z.NEVER;
+      }
+      return value;
+    }),
   STREAM_RESUME_GRACE_MS: integer('STREAM_RESUME_GRACE_MS', 1000, 86_400_000, 30_000),
   STREAM_RESUME_TTL_MS: integer('STREAM_RESUME_TTL_MS', 1000, 86_400_000, 300_000),
   STREAM_RESUME_MAX_BYTES: integer('STREAM_RESUME_MAX_BYTES', 1024, 1_073_741_824, 4 * 1024 * 1024),
@@ -283,6 +323,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
       allowedHosts: vars.ALLOWED_HOSTS ?? defaultAllowedHosts(vars.HOST),
       graphiql: vars.GRAPHIQL === undefined ? !production : vars.GRAPHIQL === 'true',
       maxMessages: vars.MAX_MESSAGES,
+      pricing: {
+        currency: vars.PRICE_CURRENCY,
+        file: vars.MODEL_PRICES_FILE?.path ?? null,
+        filePrices: vars.MODEL_PRICES_FILE?.prices ?? new Map(),
+        // The embedded mock publishes its prices the way LiteLLM does: used unless told otherwise.
+        upstream: vars.UPSTREAM_PRICES === 'litellm' || (vars.UPSTREAM_PRICES === undefined && embeddedMock) ? 'litellm' : null,
+      },
       streams: {
         graceMs: vars.STREAM_RESUME_GRACE_MS,
         ttlMs: vars.STREAM_RESUME_TTL_MS,
@@ -306,6 +353,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
           maxTokens: unlimitedIfUnset(vars.CLIENT_MAX_TOKENS),
           maxConnections: unlimitedIfUnset(vars.CLIENT_MAX_CONNECTIONS),
           defaultAnswerTokens: vars.CLIENT_DEFAULT_ANSWER_TOKENS,
+          dailySpend: vars.CLIENT_DAILY_SPEND,
           models: null,
         },
       },

@@ -55,6 +55,9 @@ export class NotFoundError extends ChatQLError {
   readonly retryable = false;
 }
 
+/** Which limit a RateLimitError is about; mirrors the contract's `RateLimitKind` enum. */
+export type RateLimitKind = 'REQUESTS' | 'TOKENS' | 'CONCURRENT_STREAMS' | 'UNKNOWN';
+
 export class RateLimitError extends ChatQLError {
   override readonly name = 'RateLimitError';
   readonly retryable = true;
@@ -63,6 +66,21 @@ export class RateLimitError extends ChatQLError {
     source: ErrorSource,
     /** How long the caller should wait, from Retry-After where the upstream sent one. */
     readonly retryAfterSeconds: number | null = null,
+    readonly limit: RateLimitKind = 'UNKNOWN',
+  ) {
+    super(message, source);
+  }
+}
+
+/** A guardrail or a content filter refused the request before any output. */
+export class ContentBlockedError extends ChatQLError {
+  override readonly name = 'ContentBlockedError';
+  readonly retryable = false;
+  constructor(
+    message: string,
+    source: ErrorSource,
+    /** The guardrail that refused it, where the upstream names it. */
+    readonly guardrail: string | null = null,
   ) {
     super(message, source);
   }
@@ -103,6 +121,7 @@ export const ERROR_CLASSES = [
   BudgetExceededError,
   UpstreamTimeoutError,
   UpstreamUnavailableError,
+  ContentBlockedError,
 ] as const;
 
 /** The answer every operation gets while the service drains for shutdown. */

@@ -83,6 +83,12 @@ export function createMetrics(sources: MetricsSources) {
       labelNames: ['model', 'kind', 'client'] as const,
       registers: [registry],
     }),
+    cost: new Counter({
+      name: 'chatql_cost_total',
+      help: `What answers cost, in their currency (PRICE_CURRENCY): the upstream's figures, or the price table's; by model and client (the first ${MAX_CLIENT_LABELS} client ids; the rest as other).`,
+      labelNames: ['model', 'client', 'currency'] as const,
+      registers: [registry],
+    }),
     upstreamLatency: new Histogram({
       name: 'chatql_upstream_duration_seconds',
       help: "Each upstream attempt, by call and target: until the whole answer (chat.completions, models) or the stream's first chunk (chat.completions.stream).",

@@ -64,10 +64,14 @@ async function main(): Promise<void> {
         process.exit(0);
       });
   };
-  // SIGHUP: read CLIENT_KEYS_FILE again (AUTH_MODE=api-key), so that keys are added or revoked
-  // without a restart.
+  // SIGHUP: read CLIENT_KEYS_FILE (AUTH_MODE=api-key) and MODEL_PRICES_FILE again, so that keys
+  // are added or revoked and prices changed without a restart.
   process.on('SIGHUP', () => {
-    if (app.reloadClientKeys() === null) logger.info('SIGHUP: nothing to reload (CLIENT_KEYS_FILE is read with AUTH_MODE=api-key only)');
+    const keys = app.reloadClientKeys();
+    const prices = app.reloadPrices();
+    if (keys === null && prices === null) {
+      logger.info('SIGHUP: nothing to reload (CLIENT_KEYS_FILE is read with AUTH_MODE=api-key only; no MODEL_PRICES_FILE)');
+    }
   });
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);

@@ -8,6 +8,10 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
 export type AssistantMessageInput = {
   content?: string | null | undefined;
   name?: string | null | undefined;
+  /** The answer's reasoning text, sent back as `reasoning_content`. */
+  reasoningContent?: string | null | undefined;
+  /** The answer's thinking blocks, exactly as received: Anthropic models refuse a conversation that mixes thinking and tools without them. */
+  thinkingBlocks?: Array<ThinkingBlockInput> | null | undefined;
   toolCalls?: Array<ToolCallInput> | null | undefined;
 };
 
@@ -25,6 +29,8 @@ export type ChatCompletionInput = {
   messages: Array<ChatMessageInput>;
   /** A model id from the `models` query. */
   model: string;
+  /** How many choices to generate, 1 to 8 (choices by `index`); each is an answer of its own, which the limits count. */
+  n?: number | null | undefined;
   parallelToolCalls?: boolean | null | undefined;
   /** -2 to 2. */
   presencePenalty?: number | null | undefined;
@@ -148,6 +154,16 @@ export type SystemMessageInput = {
   name?: string | null | undefined;
 };
 
+/** A thinking block of an earlier answer, sent back exactly as it was received (`thinkingBlocks`). */
+export type ThinkingBlockInput = {
+  /** A redacted_thinking block's content. */
+  data?: string | null | undefined;
+  signature?: string | null | undefined;
+  thinking?: string | null | undefined;
+  /** `thinking` or `redacted_thinking`. */
+  type: string;
+};
+
 /** A tool call the assistant made earlier in the conversation, sent back as history. */
 export type ToolCallInput = {
   function: FunctionCallInput;
@@ -189,6 +205,8 @@ type Failure_AuthenticationError_Fragment = { __typename: 'AuthenticationError',
 
 type Failure_BudgetExceededError_Fragment = { __typename: 'BudgetExceededError', message: string, retryable: boolean };
 
+type Failure_ContentBlockedError_Fragment = { __typename: 'ContentBlockedError', message: string, retryable: boolean };
+
 type Failure_InvalidRequestError_Fragment = { __typename: 'InvalidRequestError', param: string | null, message: string, retryable: boolean };
 
 type Failure_NotFoundError_Fragment = { __typename: 'NotFoundError', message: string, retryable: boolean };
@@ -204,6 +222,7 @@ type Failure_UpstreamUnavailableError_Fragment = { __typename: 'UpstreamUnavaila
 export type FailureFragment =
   | Failure_AuthenticationError_Fragment
   | Failure_BudgetExceededError_Fragment
+  | Failure_ContentBlockedError_Fragment
   | Failure_InvalidRequestError_Fragment
   | Failure_NotFoundError_Fragment
   | Failure_PermissionDeniedError_Fragment
@@ -235,6 +254,7 @@ export type AskMutation = { chatCompletion:
     | { __typename: 'AuthenticationError', message: string, retryable: boolean }
     | { __typename: 'BudgetExceededError', message: string, retryable: boolean }
     | { __typename: 'ChatCompletion', id: string, choices: Array<{ finishReason: FinishReason | null, message: { content: string | null } }>, usage: { totalTokens: number } | null }
+    | { __typename: 'ContentBlockedError', message: string, retryable: boolean }
     | { __typename: 'InvalidRequestError', param: string | null, message: string, retryable: boolean }
     | { __typename: 'NotFoundError', message: string, retryable: boolean }
     | { __typename: 'PermissionDeniedError', message: string, retryable: boolean }
@@ -253,6 +273,7 @@ export type StreamSubscription = { chatCompletionStream:
     | { __typename: 'BudgetExceededError', message: string, retryable: boolean }
     | { __typename: 'ChatCompletion', id: string, choices: Array<{ finishReason: FinishReason | null, message: { content: string | null } }>, usage: { totalTokens: number } | null }
     | { __typename: 'ChatCompletionChunk', id: string, choices: Array<{ delta: { content: string | null } }> }
+    | { __typename: 'ContentBlockedError', message: string, retryable: boolean }
     | { __typename: 'InvalidRequestError', param: string | null, message: string, retryable: boolean }
     | { __typename: 'NotFoundError', message: string, retryable: boolean }
     | { __typename: 'PermissionDeniedError', message: string, retryable: boolean }
@@ -272,6 +293,7 @@ export type ResumableStreamSubscription = { chatCompletionStream:
     | { __typename: 'BudgetExceededError', message: string, retryable: boolean }
     | { __typename: 'ChatCompletion', choices: Array<{ finishReason: FinishReason | null }>, usage: { totalTokens: number } | null }
     | { __typename: 'ChatCompletionChunk', seq: number, choices: Array<{ delta: { content: string | null } }> }
+    | { __typename: 'ContentBlockedError', message: string, retryable: boolean }
     | { __typename: 'InvalidRequestError', param: string | null, message: string, retryable: boolean }
     | { __typename: 'NotFoundError', message: string, retryable: boolean }
     | { __typename: 'PermissionDeniedError', message: string, retryable: boolean }

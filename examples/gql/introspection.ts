@@ -43,6 +43,21 @@ export default {
             "args": []
           },
           {
+            "name": "thinkingBlocks",
+            "type": {
+              "kind": "LIST",
+              "ofType": {
+                "kind": "NON_NULL",
+                "ofType": {
+                  "name": "ThinkingBlock",
+                  "kind": "OBJECT",
+                  "ofType": null
+                }
+              }
+            },
+            "args": []
+          },
+          {
             "name": "toolCalls",
             "type": {
               "kind": "NON_NULL",
@@ -333,6 +348,14 @@ export default {
             "args": []
           },
           {
+            "name": "upstreamRequestId",
+            "type": {
+              "kind": "SCALAR",
+              "name": "Any"
+            },
+            "args": []
+          },
+          {
             "name": "usage",
             "type": {
               "kind": "OBJECT",
@@ -429,6 +452,10 @@ export default {
           },
           {
             "kind": "OBJECT",
+            "name": "ContentBlockedError"
+          },
+          {
+            "kind": "OBJECT",
             "name": "InvalidRequestError"
           },
           {
@@ -472,6 +499,10 @@ export default {
           {
             "kind": "OBJECT",
             "name": "ChatCompletionChunk"
+          },
+          {
+            "kind": "OBJECT",
+            "name": "ContentBlockedError"
           },
           {
             "kind": "OBJECT",
@@ -524,6 +555,21 @@ export default {
             "type": {
               "kind": "SCALAR",
               "name": "Any"
+            },
+            "args": []
+          },
+          {
+            "name": "thinkingBlocks",
+            "type": {
+              "kind": "LIST",
+              "ofType": {
+                "kind": "NON_NULL",
+                "ofType": {
+                  "name": "ThinkingBlock",
+                  "kind": "OBJECT",
+                  "ofType": null
+                }
+              }
             },
             "args": []
           },
@@ -583,6 +629,99 @@ export default {
         "interfaces": []
       },
       {
+        "kind": "OBJECT",
+        "name": "ContentBlockedError",
+        "fields": [
+          {
+            "name": "guardrail",
+            "type": {
+              "kind": "SCALAR",
+              "name": "Any"
+            },
+            "args": []
+          },
+          {
+            "name": "message",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "kind": "SCALAR",
+                "name": "Any"
+              }
+            },
+            "args": []
+          },
+          {
+            "name": "retryable",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "kind": "SCALAR",
+                "name": "Any"
+              }
+            },
+            "args": []
+          },
+          {
+            "name": "source",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "kind": "SCALAR",
+                "name": "Any"
+              }
+            },
+            "args": []
+          }
+        ],
+        "interfaces": [
+          {
+            "kind": "INTERFACE",
+            "name": "Error"
+          }
+        ]
+      },
+      {
+        "kind": "OBJECT",
+        "name": "Cost",
+        "fields": [
+          {
+            "name": "amount",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "kind": "SCALAR",
+                "name": "Any"
+              }
+            },
+            "args": []
+          },
+          {
+            "name": "currency",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "kind": "SCALAR",
+                "name": "Any"
+              }
+            },
+            "args": []
+          },
+          {
+            "name": "source",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "kind": "SCALAR",
+                "name": "Any"
+              }
+            },
+            "args": []
+          }
+        ],
+        "interfaces": []
+      },
+      {
         "kind": "INTERFACE",
         "name": "Error",
         "fields": [
@@ -629,6 +768,10 @@ export default {
           {
             "kind": "OBJECT",
             "name": "BudgetExceededError"
+          },
+          {
+            "kind": "OBJECT",
+            "name": "ContentBlockedError"
           },
           {
             "kind": "OBJECT",
@@ -838,6 +981,15 @@ export default {
             "args": []
           },
           {
+            "name": "pricing",
+            "type": {
+              "kind": "OBJECT",
+              "name": "ModelPricing",
+              "ofType": null
+            },
+            "args": []
+          },
+          {
             "name": "unavailableUntil",
             "type": {
               "kind": "SCALAR",
@@ -866,6 +1018,54 @@ export default {
                     "ofType": null
                   }
                 }
+              }
+            },
+            "args": []
+          }
+        ],
+        "interfaces": []
+      },
+      {
+        "kind": "OBJECT",
+        "name": "ModelPricing",
+        "fields": [
+          {
+            "name": "cachedInputPerMillionTokens",
+            "type": {
+              "kind": "SCALAR",
+              "name": "Any"
+            },
+            "args": []
+          },
+          {
+            "name": "currency",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "kind": "SCALAR",
+                "name": "Any"
+              }
+            },
+            "args": []
+          },
+          {
+            "name": "inputPerMillionTokens",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "kind": "SCALAR",
+                "name": "Any"
+              }
+            },
+            "args": []
+          },
+          {
+            "name": "outputPerMillionTokens",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "kind": "SCALAR",
+                "name": "Any"
               }
             },
             "args": []
@@ -1105,6 +1305,17 @@ export default {
         "name": "RateLimitError",
         "fields": [
           {
+            "name": "limit",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "kind": "SCALAR",
+                "name": "Any"
+              }
+            },
+            "args": []
+          },
+          {
             "name": "message",
             "type": {
               "kind": "NON_NULL",
@@ -1152,6 +1363,57 @@ export default {
             "name": "Error"
           }
         ]
+      },
+      {
+        "kind": "OBJECT",
+        "name": "SpendLimitStatus",
+        "fields": [
+          {
+            "name": "currency",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "kind": "SCALAR",
+                "name": "Any"
+              }
+            },
+            "args": []
+          },
+          {
+            "name": "limit",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "kind": "SCALAR",
+                "name": "Any"
+              }
+            },
+            "args": []
+          },
+          {
+            "name": "remaining",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "kind": "SCALAR",
+                "name": "Any"
+              }
+            },
+            "args": []
+          },
+          {
+            "name": "resetsAt",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "kind": "SCALAR",
+                "name": "Any"
+              }
+            },
+            "args": []
+          }
+        ],
+        "interfaces": []
       },
       {
         "kind": "OBJECT",
@@ -1204,6 +1466,48 @@ export default {
                 }
               }
             ]
+          }
+        ],
+        "interfaces": []
+      },
+      {
+        "kind": "OBJECT",
+        "name": "ThinkingBlock",
+        "fields": [
+          {
+            "name": "data",
+            "type": {
+              "kind": "SCALAR",
+              "name": "Any"
+            },
+            "args": []
+          },
+          {
+            "name": "signature",
+            "type": {
+              "kind": "SCALAR",
+              "name": "Any"
+            },
+            "args": []
+          },
+          {
+            "name": "thinking",
+            "type": {
+              "kind": "SCALAR",
+              "name": "Any"
+            },
+            "args": []
+          },
+          {
+            "name": "type",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "kind": "SCALAR",
+                "name": "Any"
+              }
+            },
+            "args": []
           }
         ],
         "interfaces": []
@@ -1508,6 +1812,15 @@ export default {
             "args": []
           },
           {
+            "name": "cost",
+            "type": {
+              "kind": "OBJECT",
+              "name": "Cost",
+              "ofType": null
+            },
+            "args": []
+          },
+          {
             "name": "promptTokens",
             "type": {
               "kind": "NON_NULL",
@@ -1600,6 +1913,18 @@ export default {
               }
             },
             "args": []
+          },
+          {
+            "name": "spentToday",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "name": "Cost",
+                "kind": "OBJECT",
+                "ofType": null
+              }
+            },
+            "args": []
           }
         ],
         "interfaces": []
@@ -1613,6 +1938,15 @@ export default {
             "type": {
               "kind": "OBJECT",
               "name": "LimitStatus",
+              "ofType": null
+            },
+            "args": []
+          },
+          {
+            "name": "dailySpend",
+            "type": {
+              "kind": "OBJECT",
+              "name": "SpendLimitStatus",
               "ofType": null
             },
             "args": []

@@ -31,6 +31,8 @@ export interface ClientLimits {
    * (CLIENT_DEFAULT_ANSWER_TOKENS).
    */
   defaultAnswerTokens: number;
+  /** Spend per UTC day, in PRICE_CURRENCY; reserved and settled like tokens. */
+  dailySpend: number | null;
   /** Models this client may use (entries ending in `*` match by prefix); null: every model the service allows. */
   models: readonly string[] | null;
 }
@@ -43,6 +45,7 @@ export const UNLIMITED: ClientLimits = {
   maxTokens: null,
   maxConnections: null,
   defaultAnswerTokens: 4096,
+  dailySpend: null,
   models: null,
 };
 
@@ -76,6 +79,7 @@ export const clientLimitsSchema = z
     maxTokens: count.min(1).nullable(),
     maxConnections: count.nullable(),
     defaultAnswerTokens: count.min(16),
+    dailySpend: z.number().finite().min(0).nullable(),
   })
   .partial()
   .strict();
@@ -100,6 +104,7 @@ export function mergeLimits(defaults: ClientLimits, own: ClientLimitsOverride | 
     maxTokens: pick('maxTokens'),
     maxConnections: pick('maxConnections'),
     defaultAnswerTokens: pick('defaultAnswerTokens'),
+    dailySpend: pick('dailySpend'),
     models: pick('models'),
   };
 }

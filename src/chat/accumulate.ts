@@ -3,7 +3,7 @@
  * reasoning and refusal concatenated, tool-call fragments assembled by index, logprobs joined, the
  * finish reason and the usage chunk kept. Per chunk it only appends; the joins happen once, at the end.
  */
-import type { WireChunk, WireCompletion, WireTokenLogprob, WireToolCall } from '../upstream/wire.js';
+import type { WireChunk, WireCompletion, WireThinkingBlock, WireTokenLogprob, WireToolCall } from '../upstream/wire.js';
 
 interface ToolCallState {
   id: string;
@@ -12,17 +12,52 @@ interface ToolCallState {
   arguments: string[];
 }
 
+interface ThinkingBlockState {
+  type: string;
+  thinking: string[] | null;
+  signature: string | null;
+  data: string[] | null;
+}
+
 interface ChoiceState {
   content: string[] | null;
   refusal: string[] | null;
   reasoning: string[] | null;
   toolCalls: ToolCallState[];
+  thinkingBlocks: ThinkingBlockState[] | null;
   logprobs: WireTokenLogprob[] | null;
   finishReason: string | null;
 }
 
 function newChoice(): ChoiceState {
-  return { content: null, refusal: null, reasoning: null, toolCalls: [], logprobs: null, finishReason: null };
+  return { content: null, refusal: null, reasoning: null, toolCalls: [], thinkingBlocks: null, logprobs: null, finishReason: null };
+}
+
+/**
+ * Adds a streamed thinking-block fragment: it goes on the last block while that block has the
+ * same type and no signature yet (a signature closes a block); otherwise it starts a new block.
+ */
+function addThinking(state: ChoiceState, fragment: WireThinkingBlock): void {
+  const blocks = (state.thinkingBlocks ??= []);
+  let block = blocks.at(-1);
+  if (!block || block.type !== fragment.type || block.signature !== null) {
+    block = { type: fragment.type, thinking: null, signature: null, data: null };
+    blocks.push(block);
+  }
+  block.thinking = append(block.thinking, fragment.thinking);
+  block.data = append(block.data, fragment.data);
+  if (typeof fragment.signature === 'string' && fragment.signature !== '') block.signature = fragment.signature;
+}
+
+function finishThinking(blocks: ThinkingBlockState[] | null): WireThinkingBlock[] | null {
+  if (blocks === null) return null;
+  return blocks.map((block) => {
+    const out: WireThinkingBlock = { type: block.type };
+    if (block.thinking !== null) out.thinking = block.thinking.join('');
+    if (block.signature !== null) out.signature = block.signature;
+    if (block.data !== null) out.data = block.data.join('');
+    return out;
+  });
 }
 
 function append(parts: string[] | null, value: string | null | undefined): string[] | null {
@@ -63,6 +98,7 @@ export class ChunkAccumulator {
         state.content = append(state.content, delta.content);
         state.refusal = append(state.refusal, delta.refusal);
         state.reasoning = append(state.reasoning, delta.reasoning_content ?? delta.reasoning);
+        if (delta.thinking_blocks) for (const fragment of delta.thinking_blocks) if (fragment?.type) addThinking(state, fragment);
         if (delta.tool_calls) {
           for (const fragment of delta.tool_calls) {
             const slot = fragment.index ?? 0;
@@ -107,6 +143,7 @@ export class ChunkAccumulator {
           content: state.content?.join('') ?? null,
           refusal: state.refusal?.join('') ?? null,
           reasoning_content: state.reasoning?.join('') ?? null,
+          thinking_blocks: finishThinking(state.thinkingBlocks),
           tool_calls: toolCalls,
         },
         finish_reason: state.finishReason,

@@ -12,6 +12,8 @@ import { CallAborted, type CallContext, callWithRetry } from '../upstream/call.j
 import type { RejectedKeys } from '../upstream/rejected-keys.js';
 import type { UpstreamTarget } from '../upstream/targets.js';
 import type { WireModel } from '../upstream/wire.js';
+import type { ModelPrice, PriceTable } from '../pricing/prices.js';
+import type { UpstreamPrices } from '../pricing/upstream-prices.js';
 
 export interface UpstreamHealth {
   /** Whether the last `GET /models` succeeded; null until the first call has finished. */
@@ -27,6 +29,10 @@ export interface ModelsServiceDeps extends CallContext {
   cacheMs: number;
   /** AUTH_MODE=forward: keys the upstream refused lately, refused here without a call. */
   rejectedKeys?: RejectedKeys;
+  /** What each model costs, for `Model.pricing`. */
+  prices?: PriceTable;
+  /** UPSTREAM_PRICES=litellm: the proxy's prices, read again with the list when stale. */
+  upstreamPrices?: UpstreamPrices;
 }
 
 /** Keys whose model lists are kept at once (AUTH_MODE=forward). */
@@ -47,6 +53,19 @@ export class ModelsService {
    * key sees, cached per key; it does not count towards the upstream's health.
    */
   list(apiKey: string | null = null): Promise<WireModel[]> {
+    // The proxy's prices are read beside the list, so that `pricing` is as fresh as the models.
+    const prices = this.deps.upstreamPrices?.refresh();
+    return prices ? Promise.all([this.listModels(apiKey), prices]).then(([models]) => models) : this.listModels(apiKey);
+  }
+
+  /** What `model` costs per million tokens; null when it has no price. */
+  priceOf(model: string): (ModelPrice & { currency: string }) | null {
+    const table = this.deps.prices;
+    const price = table?.priceOf(model);
+    return table && price ? { ...price, currency: table.currency } : null;
+  }
+
+  private listModels(apiKey: string | null): Promise<WireModel[]> {
     if (apiKey !== null) return this.listFor(apiKey);
     if (this.cached && this.cached.expiresAt > performance.now()) return Promise.resolve(this.cached.models);
     this.inFlight ??= this.fetch().finally(() => {

@@ -9,6 +9,7 @@ import type { AuthOutcome } from '../auth/authenticate.js';
 import { AuthenticationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { clientLabels, type Metrics } from '../metrics.js';
+import type { Cost } from '../pricing/prices.js';
 import type { WireCompletion } from '../upstream/wire.js';
 import type { ChatRequest } from './types.js';
 
@@ -29,6 +30,10 @@ export interface OperationReport {
   status?: number | null;
   ttftMs?: number;
   usage?: WireCompletion['usage'];
+  /** What it cost, where known. */
+  cost?: Cost | null;
+  /** The upstream's id of the request (LiteLLM's call id, or x-request-id). */
+  upstreamRequestId?: string | null;
   chunks?: number;
   /** The operation's trace span, ended with the report; upstream attempts are its children. */
   span: Span;
@@ -132,6 +137,7 @@ export class OperationReporter {
       const model = report.servedModel ?? report.model;
       if (usage?.prompt_tokens) metrics.tokens.inc({ model, kind: 'prompt', client }, usage.prompt_tokens);
       if (usage?.completion_tokens) metrics.tokens.inc({ model, kind: 'completion', client }, usage.completion_tokens);
+      if (report.cost) metrics.cost.inc({ model, client, currency: report.cost.currency }, report.cost.amount);
       if (report.aborted) metrics.streamsAborted.inc({ reason: report.aborted });
     }
     this.deps.logger.info(

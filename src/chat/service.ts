@@ -23,6 +23,9 @@ import { noopTracer } from '../tracing.js';
 import { createCompletion, upstreamHeaders } from '../upstream/api.js';
 import { CallAborted, type CallContext, callWithFailover } from '../upstream/call.js';
 import { serviceFailure } from '../upstream/classify.js';
+import type { Cost, ModelPrice, PriceTable } from '../pricing/prices.js';
+import type { UpstreamPrices } from '../pricing/upstream-prices.js';
+import { ToolCallIds } from './tool-ids.js';
 import type { RejectedKeys } from '../upstream/rejected-keys.js';
 import { PRIMARY, unavailableUntil, type UpstreamTarget } from '../upstream/targets.js';
 import { translateChatInput } from '../upstream/translate.js';
@@ -49,6 +52,10 @@ export interface ChatServiceDeps extends CallContext {
   maxMessages?: number;
   /** Resumable streams (`resume`); without them, `resume` is refused. */
   streams?: ResumableStreams;
+  /** What models cost (MODEL_PRICES_FILE, UPSTREAM_PRICES). */
+  prices?: PriceTable;
+  /** UPSTREAM_PRICES=litellm: refreshed before a spend-limited admission. */
+  upstreamPrices?: UpstreamPrices;
 }
 
 const CANCELLED = 'The request was cancelled.';
@@ -110,6 +117,21 @@ export class ChatService {
     return serviceFailure().error;
   }
 
+  /** What an answer of `model` cost; null without a price table or a figure. */
+  private costOf(model: string, usage: WireCompletion['usage'], header: string | null = null): Cost | null {
+    return this.deps.prices?.costOf(model, usage, header) ?? null;
+  }
+
+  /**
+   * The price the limits bound a request with: only for a client with a spend limit, after a
+   * fresh look at the upstream's prices where they are read (fast once they are cached).
+   */
+  private async priceForLimits(principal: Principal, model: string): Promise<ModelPrice | null> {
+    if (principal.limits.dailySpend === null || !this.deps.prices) return null;
+    await this.deps.upstreamPrices?.refresh();
+    return this.deps.prices.priceOf(model);
+  }
+
   /** The upstream call's context: with a client's own key (AUTH_MODE=forward), that key is redacted too. */
   private callContext(principal: Principal): CallContext {
     return principal.upstreamKey === null ? this.deps : { ...this.deps, redact: redactingAlso(this.deps.redact, principal.upstreamKey) };
@@ -128,10 +150,10 @@ export class ChatService {
       if (!operation) throw shuttingDownError();
       const rejected = this.rejectedKey(principal);
       if (rejected) throw rejected;
-      admission = await this.deps.gate.admit(principal, input, false);
+      admission = await this.deps.gate.admit(principal, input, false, await this.priceForLimits(principal, input.model));
       const body = translateChatInput(admission.input, false);
       const options = { signal: operation.signal, headers: upstreamHeaders(call.requestId, principal.upstreamKey, report.span) };
-      const { value: completion, target } = await callWithFailover(
+      const { value: answered, target } = await callWithFailover(
         this.callContext(principal),
         'chat.completions',
         operation.signal,
@@ -140,11 +162,18 @@ export class ChatService {
         (target) => createCompletion(target, body, options),
         report,
       );
+      const completion = answered.value;
+      new ToolCallIds().fixCompletion(completion);
       if (target.name !== PRIMARY) report.upstream = target.name;
       if (target.model !== undefined) report.servedModel = target.model;
+      completion.upstreamRequestId = answered.upstreamRequestId;
+      const cost = this.costOf(target.model ?? body.model, completion.usage, answered.costHeader);
+      if (completion.usage) completion.usage.chatqlCost = cost;
       report.usage = completion.usage;
+      report.cost = cost;
+      report.upstreamRequestId = answered.upstreamRequestId;
       this.reporter.recordAnswer(report, completion);
-      admission.settle(completion.usage?.total_tokens ?? null);
+      admission.settle(completion.usage?.total_tokens ?? null, cost?.amount ?? null);
       return completion;
     } catch (caught) {
       // A failed call cost nothing; a cancelled one may have (the reservation stands).
@@ -196,6 +225,8 @@ export class ChatService {
       context: this.callContext(principal),
       noteRefusal: (error) => this.noteRefusal(principal, error),
       unexpected: (error) => this.unexpected(error, report),
+      costOf: (model, usage) => this.costOf(model, usage),
+      priceForLimits: () => this.priceForLimits(principal, input.model),
     });
   }
 
@@ -238,6 +269,8 @@ export class ChatService {
           context: this.callContext(principal),
           noteRefusal: (error) => this.noteRefusal(principal, error),
           unexpected: (error) => this.unexpected(error, report),
+          costOf: (model, usage) => this.costOf(model, usage),
+          priceForLimits: () => this.priceForLimits(principal, input.model),
         });
         return { operation, source };
       }),

@@ -15,7 +15,9 @@ import { CallAborted, type CallContext, callWithFailover, failWithoutRetry } fro
 import { InBandUpstreamError, StreamEndedUnfinished } from '../upstream/classify.js';
 import { PRIMARY, type UpstreamTarget } from '../upstream/targets.js';
 import { translateChatInput } from '../upstream/translate.js';
-import type { WireChunk, WireCompletion, WireError } from '../upstream/wire.js';
+import type { Cost, ModelPrice } from '../pricing/prices.js';
+import type { WireChunk, WireCompletion, WireError, WireUsage } from '../upstream/wire.js';
+import { ToolCallIds } from './tool-ids.js';
 import { ChunkAccumulator } from './accumulate.js';
 import type { OperationReport, OperationReporter } from './report.js';
 import type { ChatRequest, OperationCall } from './types.js';
@@ -54,6 +56,10 @@ export interface StreamRun {
   noteRefusal(error: unknown): void;
   /** Logs and answers a failure of the service's own code. */
   unexpected(error: unknown): DomainError;
+  /** What an answer of `model` cost (the upstream's `usage.cost`, or the price table's). */
+  costOf(model: string, usage: WireUsage): Cost | null;
+  /** The price the limits bound this request with (clients with a spend limit). */
+  priceForLimits(): Promise<ModelPrice | null>;
 }
 
 export async function* runStream(run: StreamRun): AsyncGenerator<StreamEvent, void> {
@@ -64,8 +70,9 @@ export async function* runStream(run: StreamRun): AsyncGenerator<StreamEvent, vo
   let terminal: StreamEvent | null = null;
   let admission: Admission | undefined;
   const accumulator = new ChunkAccumulator();
+  const toolCallIds = new ToolCallIds();
   try {
-    admission = await run.gate.admit(run.principal, input, true);
+    admission = await run.gate.admit(run.principal, input, true, await run.priceForLimits());
     const body = translateChatInput(admission.input, true);
     const options = { signal, headers: upstreamHeaders(run.call.requestId, run.principal.upstreamKey, report.span) };
     // Retries cover everything up to the first chunk, which is the last moment a retry is invisible.
@@ -89,11 +96,15 @@ export async function* runStream(run: StreamRun): AsyncGenerator<StreamEvent, vo
     if (serving.name !== PRIMARY) report.upstream = serving.name;
     if (serving.model !== undefined) report.servedModel = serving.model;
     report.ttftMs = performance.now() - report.startedAt;
+    const servedModel = serving.model ?? body.model;
     let next: IteratorResult<WireChunk> = { done: false, value: opened.first };
     let seq = 0;
     while (!next.done) {
       const chunk = next.value;
       if (isInBandError(chunk)) throw new InBandUpstreamError(chunk as WireError);
+      // The usage chunk (the last): what the whole answer cost, on it and on the final completion.
+      if (chunk.usage) chunk.usage.chatqlCost = run.costOf(servedModel, chunk.usage);
+      toolCallIds.fixChunk(chunk);
       accumulator.add(chunk);
       chunk.seq = ++seq;
       yield chunk;
@@ -107,6 +118,8 @@ export async function* runStream(run: StreamRun): AsyncGenerator<StreamEvent, vo
     const result = accumulator.finish();
     if (!result.ok) throw new StreamEndedUnfinished(result.reason);
     finalCompletions.add(result.completion);
+    toolCallIds.fixCompletion(result.completion);
+    result.completion.upstreamRequestId = opened.upstreamRequestId;
     served.ticket?.settle('success');
     reporter.recordAnswer(report, result.completion);
     yield (terminal = result.completion);
@@ -131,7 +144,13 @@ export async function* runStream(run: StreamRun): AsyncGenerator<StreamEvent, vo
     // Real usage where the upstream sent it; otherwise, once anything was generated, the prompt's
     // estimate and a token per chunk; nothing for a call that failed before its first chunk.
     const generated = accumulator.count > 0 || terminal === null;
-    admission?.settle(accumulator.usage?.total_tokens ?? (generated ? estimatePromptTokens(input) + accumulator.count : 0));
+    const cost = accumulator.usage?.chatqlCost ?? null;
+    admission?.settle(
+      accumulator.usage?.total_tokens ?? (generated ? estimatePromptTokens(input) + accumulator.count : 0),
+      cost ? cost.amount : generated ? null : 0,
+    );
+    report.cost = cost;
+    report.upstreamRequestId = opened?.upstreamRequestId ?? null;
     report.outcome = terminal === null ? 'cancelled' : terminal instanceof Error ? terminal.name : 'ChatCompletion';
     report.status = terminal instanceof UpstreamUnavailableError ? terminal.status : undefined;
     report.usage = accumulator.usage;

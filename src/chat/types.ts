@@ -52,10 +52,23 @@ export interface ToolCall {
   function: FunctionCall;
 }
 
+/** A reasoning model's thinking (Anthropic through LiteLLM), sent back exactly as received. */
+export interface ThinkingBlock {
+  type: string;
+  thinking?: string | null;
+  signature?: string | null;
+  /** A `redacted_thinking` block's opaque content. */
+  data?: string | null;
+}
+
 export interface AssistantMessage {
   content?: string | null;
   name?: string | null;
   toolCalls?: ToolCall[] | null;
+  /** The reasoning text of the answer, for upstreams that want it back (`reasoning_content`). */
+  reasoningContent?: string | null;
+  /** The answer's thinking blocks (`thinking_blocks`): required back with its tool calls by Anthropic models. */
+  thinkingBlocks?: ThinkingBlock[] | null;
 }
 
 export interface ToolMessage {
@@ -115,6 +128,8 @@ export interface ChatRequest {
   user?: string | null;
   logprobs?: boolean | null;
   topLogprobs?: number | null;
+  /** How many choices to generate, 1 to 8. */
+  n?: number | null;
   responseFormat?: ResponseFormat | null;
   tools?: Tool[] | null;
   toolChoice?: ToolChoice | null;

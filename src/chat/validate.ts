@@ -15,6 +15,7 @@ const RANGES = [
   ['maxTokens', 1, Number.MAX_SAFE_INTEGER],
   ['maxCompletionTokens', 1, Number.MAX_SAFE_INTEGER],
   ['topLogprobs', 0, 20],
+  ['n', 1, 8],
 ] as const satisfies ReadonlyArray<readonly [keyof ChatRequest, number, number]>;
 
 /**
@@ -101,6 +102,15 @@ function validateMessages(messages: ChatRequest['messages']): InvalidRequestErro
       }
     }
     for (const call of message.assistant?.toolCalls ?? []) toolCallIds.add(call.id);
+    for (const [block, thinking] of (message.assistant?.thinkingBlocks ?? []).entries()) {
+      if (thinking.type.trim() === '') {
+        return invalid(
+          `messages.${index}.assistant.thinkingBlocks.${block}.type`,
+          'A thinking block needs its type (thinking, redacted_thinking), as it was received.',
+          'missing_field',
+        );
+      }
+    }
     if (message.tool && !toolCallIds.has(message.tool.toolCallId)) {
       return invalid(
         `messages.${index}.tool.toolCallId`,

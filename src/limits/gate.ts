@@ -21,9 +21,35 @@ import {
   RateLimitError,
 } from '../errors.js';
 import type { ChatRequest } from '../chat/types.js';
+import type { ModelPrice } from '../pricing/prices.js';
 import { estimatePromptTokens } from './estimate.js';
 
-type Kind = 'requests' | 'tokens' | 'streams' | 'daily';
+type Kind = 'requests' | 'tokens' | 'streams' | 'daily' | 'spend';
+
+/** The windows a request's bound is reserved in. */
+type ReservedKind = 'daily' | 'tokens' | 'spend';
+
+interface ReservedWindowSpec {
+  kind: ReservedKind;
+  limit: number;
+  key: string;
+  /** The prompt's share, in the window's points (tokens, or billionths of PRICE_CURRENCY). */
+  prompt: number;
+  /** Points per answer token. */
+  perToken: number;
+}
+
+interface ReservedWindow extends ReservedWindowSpec {
+  /** What was reserved in it. */
+  points: number;
+  windowEndsAt: number;
+}
+
+/** Spend is counted in billionths of PRICE_CURRENCY: whole points, exact for any realistic price. */
+const NANOS = 1e9;
+
+/** The spend window of a client without a spend limit: counted, never refused. */
+const UNLIMITED_SPEND = Number.MAX_SAFE_INTEGER;
 
 /** Window of each counter, in seconds. */
 const WINDOW_SECONDS: Record<Kind, number> = {
@@ -34,10 +60,18 @@ const WINDOW_SECONDS: Record<Kind, number> = {
   streams: 3600,
   // A new key each UTC day; the window just lets yesterday's key expire.
   daily: 25 * 3600,
+  spend: 25 * 3600,
 };
 
 /** A limit refused: which one, for logs and metrics. */
-export type LimitName = 'model' | 'maxTokens' | 'dailyTokens' | 'requestsPerMinute' | 'tokensPerMinute' | 'concurrentStreams';
+export type LimitName =
+  | 'model'
+  | 'maxTokens'
+  | 'dailyTokens'
+  | 'dailySpend'
+  | 'requestsPerMinute'
+  | 'tokensPerMinute'
+  | 'concurrentStreams';
 
 export interface GateOptions {
   /** Shared counters; null keeps them in this process. */
@@ -46,6 +80,8 @@ export interface GateOptions {
   allowedModels: readonly string[] | null;
   /** Called for every refusal, for metrics. */
   onRefusal?: (limit: LimitName) => void;
+  /** PRICE_CURRENCY, for the messages of spend refusals. @default USD */
+  currency?: string;
 }
 
 /** A request that passed the gate: the input to send, and what to do when it has ended. */
@@ -53,10 +89,11 @@ export interface Admission {
   /** The input with the client's `user` and maxTokens ceiling applied. */
   input: ChatRequest;
   /**
-   * Settles the token counters with the real usage (null when it is unknown: the estimate
-   * stands) and frees the stream slot. Call exactly once, when the operation has ended.
+   * Settles the reservations with the real usage: `tokens` for the token limits, `cost` (in
+   * PRICE_CURRENCY) for the spend limit, each null when unknown (the reservation stands). Frees
+   * the stream slot. Call exactly once, when the operation has ended.
    */
-  settle(tokens: number | null): void;
+  settle(tokens: number | null, cost?: number | null): void;
 }
 
 export interface LimitStatus {
@@ -71,6 +108,17 @@ export interface ViewerLimits {
   tokensPerMinute: LimitStatus | null;
   concurrentStreams: LimitStatus | null;
   dailyTokens: LimitStatus | null;
+  /** The daily spend limit, in PRICE_CURRENCY. */
+  dailySpend: SpendStatus | null;
+  /** What this client has spent today (reservations of running requests included), in PRICE_CURRENCY. */
+  spentToday: { amount: number; currency: string };
+}
+
+export interface SpendStatus {
+  limit: number;
+  remaining: number;
+  currency: string;
+  resetsAt: Date;
 }
 
 /** A request whose room for an answer is below this is refused: a few words are no answer. */
@@ -79,13 +127,11 @@ export const MIN_ANSWER_TOKENS = 16;
 /** Reservations that lost a race with another request look again this many times before refusing. */
 const MAX_RESERVE_ATTEMPTS = 3;
 
-/** Tokens reserved in each token window at admission, given back (or charged) when the call ends. */
+/** What was reserved in each window at admission, given back (or charged) when the call ends. */
 interface Reservation {
-  /** The prompt's estimate plus the answer's bound. */
-  points: number;
-  /** The answer's bound: what the upstream may generate at most. */
+  /** The answer's bound: what the upstream may generate at most (per choice). */
   bound: number;
-  windows: Array<{ kind: 'daily' | 'tokens'; limit: number; key: string; windowEndsAt: number }>;
+  windows: ReservedWindow[];
 }
 
 function utcDay(now = new Date()): string {
@@ -111,6 +157,11 @@ export class LimitsGate {
   }
 
   /** One limiter per counter and limit value (a limiter's points are fixed); keys are per client. */
+  /** PRICE_CURRENCY: every spend limit is in it. */
+  get currency(): string {
+    return this.options.currency ?? 'USD';
+  }
+
   private limiter(kind: Kind, points: number): RateLimiterAbstract {
     const id = `${kind}:${points}`;
     let limiter = this.limiters.get(id);
@@ -126,7 +177,7 @@ export class LimitsGate {
   }
 
   private key(kind: Kind, principal: Principal): string {
-    return kind === 'daily' ? `${principal.id}:${utcDay()}` : principal.id;
+    return kind === 'daily' || kind === 'spend' ? `${principal.id}:${utcDay()}` : principal.id;
   }
 
   /** The service-wide and the client's own allowlist, both. */
@@ -177,49 +228,83 @@ export class LimitsGate {
   }
 
   /**
-   * Reserves the request's token bound (the prompt's estimate plus the answer's bound) in each
-   * token window at once, atomically: a consume that would take a window over its limit is
-   * refused and given back, so racing requests cannot together overrun it. The answer's bound is
-   * what the request asks, else the client's `defaultAnswerTokens`, never more than what is left
-   * of the tightest window. Throws the refusal; resolves with the reservation.
+   * Reserves the request's bound in each of its windows at once, atomically: tokens (the prompt's
+   * estimate plus the answer's bound) in the daily budget and the minute's allowance, and money
+   * (their upper cost, in billionths of PRICE_CURRENCY) in the daily spend. A consume that would
+   * take a window over its limit is refused and given back, so racing requests cannot together
+   * overrun it. The answer's bound is what the request asks, else the client's
+   * `defaultAnswerTokens`, never more than what is left of the tightest window. Throws the
+   * refusal; resolves with the reservation.
    */
-  private async reserveTokens(principal: Principal, prompt: number, asked: number | null): Promise<Reservation> {
+  private async reserve(
+    principal: Principal,
+    prompt: number,
+    asked: number | null,
+    price: ModelPrice | null,
+    choices: number,
+  ): Promise<Reservation> {
     const limits = principal.limits;
-    const windows: Array<{ kind: 'daily' | 'tokens'; limit: number; key: string }> = [];
-    if (limits.dailyTokens !== null) windows.push({ kind: 'daily', limit: limits.dailyTokens, key: this.key('daily', principal) });
-    if (limits.tokensPerMinute !== null)
-      windows.push({ kind: 'tokens', limit: limits.tokensPerMinute, key: this.key('tokens', principal) });
+    const windows: ReservedWindowSpec[] = [];
+    if (limits.dailyTokens !== null) {
+      windows.push({ kind: 'daily', limit: limits.dailyTokens, key: this.key('daily', principal), prompt, perToken: choices });
+    }
+    if (limits.tokensPerMinute !== null) {
+      windows.push({ kind: 'tokens', limit: limits.tokensPerMinute, key: this.key('tokens', principal), prompt, perToken: choices });
+    }
+    if (limits.dailySpend !== null && price !== null) {
+      windows.push({
+        kind: 'spend',
+        limit: Math.round(limits.dailySpend * NANOS),
+        key: this.key('spend', principal),
+        prompt: Math.ceil(prompt * price.inputPerMillionTokens * (NANOS / 1e6)),
+        perToken: price.outputPerMillionTokens * (NANOS / 1e6) * choices,
+      });
+    }
     const wanted = asked ?? Math.min(limits.defaultAnswerTokens, limits.maxTokens ?? Number.POSITIVE_INFINITY);
     for (let attempt = 0; ; attempt++) {
-      // What each window leaves for the answer once the prompt is in.
+      // How many answer tokens each window leaves once the prompt is in.
       const rooms = await Promise.all(
         windows.map(async (window) => {
           const used = await this.used(window.kind, window.limit, window.key);
-          return { ...window, room: window.limit - used.points - prompt, msBeforeNext: used.msBeforeNext };
+          const left = window.limit - used.points - window.prompt;
+          return {
+            ...window,
+            room: window.perToken === 0 ? (left >= 0 ? Number.POSITIVE_INFINITY : -1) : Math.floor(left / window.perToken),
+            msBeforeNext: used.msBeforeNext,
+          };
         }),
       );
       const tightest = rooms.reduce((a, b) => (b.room < a.room ? b : a));
-      if (tightest.room < MIN_ANSWER_TOKENS || attempt === MAX_RESERVE_ATTEMPTS) this.refuseTokens(tightest, prompt);
+      if (tightest.room < MIN_ANSWER_TOKENS || attempt === MAX_RESERVE_ATTEMPTS) this.refuseReservation(tightest, prompt);
       const bound = Math.min(wanted, tightest.room);
-      const points = prompt + bound;
-      const taken: Array<{ kind: 'daily' | 'tokens'; limit: number; key: string; windowEndsAt: number }> = [];
+      const taken: ReservedWindow[] = [];
       let raced = false;
       for (const window of windows) {
+        const points = window.prompt + Math.ceil(bound * window.perToken);
         const result = await this.take(window.kind, window.limit, window.key, points);
         if ('refusedFor' in result) {
           raced = true;
           break;
         }
-        taken.push({ ...window, windowEndsAt: Date.now() + result.msBeforeNext });
+        taken.push({ ...window, points, windowEndsAt: Date.now() + result.msBeforeNext });
       }
-      if (!raced) return { points, bound, windows: taken };
+      if (!raced) return { bound, windows: taken };
       // Another request reserved in between: give this attempt's share back and look again.
-      for (const window of taken) this.give(window.kind, window.limit, window.key, points);
+      for (const window of taken) this.give(window.kind, window.limit, window.key, window.points);
     }
   }
 
-  /** The refusal when the tightest token window leaves less than MIN_ANSWER_TOKENS for the answer. */
-  private refuseTokens(tightest: { kind: 'daily' | 'tokens'; limit: number; msBeforeNext: number }, prompt: number): never {
+  /** The refusal when the tightest window leaves less than MIN_ANSWER_TOKENS for the answer. */
+  private refuseReservation(tightest: { kind: ReservedKind; limit: number; msBeforeNext: number }, prompt: number): never {
+    if (tightest.kind === 'spend') {
+      this.refuse(
+        'dailySpend',
+        new BudgetExceededError(
+          `This client's daily spend limit (${tightest.limit / NANOS} ${this.currency}) is spent; it renews at ${nextUtcMidnight().toISOString()}.`,
+          ErrorSource.SERVICE,
+        ),
+      );
+    }
     if (tightest.kind === 'daily') {
       this.refuse(
         'dailyTokens',
@@ -235,6 +320,7 @@ export class LimitsGate {
         `Too many tokens: at most ${tightest.limit} per minute for this client (this request's prompt is about ${prompt}, and the rest of the minute leaves too little for an answer).`,
         ErrorSource.SERVICE,
         seconds(tightest.msBeforeNext || 60_000),
+        'TOKENS',
       ),
     );
   }
@@ -243,11 +329,22 @@ export class LimitsGate {
    * Checks every limit for one operation and counts it. Throws the refusal as a `DomainError`
    * (nothing counted then); resolves with the admission.
    */
-  async admit(principal: Principal, input: ChatRequest, stream: boolean): Promise<Admission> {
+  async admit(principal: Principal, input: ChatRequest, stream: boolean, price: ModelPrice | null = null): Promise<Admission> {
     const limits = principal.limits;
     if (!this.isModelAllowed(principal, input.model)) {
       this.refuse('model', new PermissionDeniedError(`This client may not use the model "${input.model}".`, ErrorSource.SERVICE));
     }
+    if (limits.dailySpend !== null && price === null) {
+      this.refuse(
+        'model',
+        new PermissionDeniedError(
+          `This client has a daily spend limit, and the model "${input.model}" has no price: its cost could not be bounded. Use a priced model.`,
+          ErrorSource.SERVICE,
+        ),
+      );
+    }
+    // Each of the n choices is an answer of its own.
+    const choices = input.n ?? 1;
     const ceiling = limits.maxTokens;
     const asked = input.maxCompletionTokens ?? input.maxTokens ?? null;
     const boundField = input.maxCompletionTokens === undefined || input.maxCompletionTokens === null ? 'maxTokens' : 'maxCompletionTokens';
@@ -303,6 +400,7 @@ export class LimitsGate {
               `Too many requests: at most ${limits.requestsPerMinute} per minute for this client.`,
               ErrorSource.SERVICE,
               seconds(result.refusedFor),
+              'REQUESTS',
             ),
           );
         taken.push(['requests', limits.requestsPerMinute, key, 1]);
@@ -318,14 +416,15 @@ export class LimitsGate {
               `Too many live streams: at most ${limits.concurrentStreams} at once for this client; retry when one has ended.`,
               ErrorSource.SERVICE,
               null,
+              'CONCURRENT_STREAMS',
             ),
           );
         taken.push(['streams', limits.concurrentStreams, key, 1]);
       }
-      const tokenLimited = limits.dailyTokens !== null || limits.tokensPerMinute !== null;
-      const reservation = tokenLimited ? await this.reserveTokens(principal, prompt, asked) : null;
+      const bounded = limits.dailyTokens !== null || limits.tokensPerMinute !== null || limits.dailySpend !== null;
+      const reservation = bounded ? await this.reserve(principal, prompt, asked, price, choices) : null;
       // The answer's bound goes upstream when it is tighter than what the request asks: a
-      // client with a token limit never gets more than it has left.
+      // client with a token or spend limit never gets more than it has left.
       const bound = reservation?.bound ?? (asked === null ? ceiling : null);
       const sent: ChatRequest = {
         ...input,
@@ -335,16 +434,21 @@ export class LimitsGate {
       let settled = false;
       return {
         input: sent,
-        settle: (tokens) => {
+        settle: (tokens, cost = null) => {
           if (settled) return;
           settled = true;
           for (const [kind, limit, key, points] of taken) if (kind === 'streams') this.give(kind, limit, key, points);
+          // Without a spend limit, spend is still counted, for the viewer's `spentToday`.
+          if (limits.dailySpend === null && cost !== null && cost > 0) {
+            this.give('spend', UNLIMITED_SPEND, this.key('spend', principal), -Math.round(cost * NANOS));
+          }
           if (reservation === null) return;
-          // Unknown usage (a cancelled call): the reservation stands.
-          const refund = reservation.points - (tokens ?? reservation.points);
           const now = Date.now();
           for (const window of reservation.windows) {
-            // The daily key names its day, so a refund after midnight still reaches the day it was
+            // Unknown usage (a cancelled call): the reservation stands.
+            const used = window.kind === 'spend' ? (cost === null ? null : Math.round(cost * NANOS)) : tokens;
+            const refund = window.points - (used ?? window.points);
+            // The daily keys name their day, so a refund after midnight still reaches the day it was
             // reserved in; a minute window that has turned is gone, refunds and overruns with it.
             if (window.kind === 'tokens' && now >= window.windowEndsAt) continue;
             this.give(window.kind, window.limit, window.key, refund);
@@ -370,12 +474,23 @@ export class LimitsGate {
         kind === 'daily' ? nextUtcMidnight() : state && kind !== 'streams' ? new Date(Date.now() + state.msBeforeNext) : null;
       return { limit, remaining: Math.max(0, limit - consumed), resetsAt };
     };
-    const [requestsPerMinute, tokensPerMinute, concurrentStreams, dailyTokens] = await Promise.all([
+    // Spend is counted whether or not the client has a limit, so that `spentToday` always says.
+    const spendLimit = limits.dailySpend === null ? UNLIMITED_SPEND : Math.round(limits.dailySpend * NANOS);
+    const [requestsPerMinute, tokensPerMinute, concurrentStreams, dailyTokens, spent] = await Promise.all([
       read('requests', limits.requestsPerMinute),
       read('tokens', limits.tokensPerMinute),
       read('streams', limits.concurrentStreams),
       read('daily', limits.dailyTokens),
+      this.limiter('spend', spendLimit)
+        .get(this.key('spend', principal))
+        .then((state) => Math.max(0, state?.consumedPoints ?? 0) / NANOS)
+        .catch(() => 0),
     ]);
-    return { requestsPerMinute, tokensPerMinute, concurrentStreams, dailyTokens };
+    const currency = this.currency;
+    const dailySpend =
+      limits.dailySpend === null
+        ? null
+        : { limit: limits.dailySpend, remaining: Math.max(0, limits.dailySpend - spent), currency, resetsAt: nextUtcMidnight() };
+    return { requestsPerMinute, tokensPerMinute, concurrentStreams, dailyTokens, dailySpend, spentToday: { amount: spent, currency } };
   }
 }

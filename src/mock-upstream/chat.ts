@@ -4,9 +4,11 @@
  */
 
 import type { ServerResponse } from 'node:http';
-import { type CompletionPlan, planCompletion, renderChunks, renderCompletion, type StreamEvent } from './completion.js';
-import { hugeChunkText, type MockModel, SLOW_HEADERS_MS } from './models.js';
+import { type CompletionPlan, type PlanOptions, planCompletion, renderChunks, renderCompletion, type StreamEvent } from './completion.js';
+import { formatCost } from './cost.js';
+import { costReported, hugeChunkText, type MockModel, SLOW_HEADERS_MS } from './models.js';
 import type { ChatRequest } from './request.js';
+import { thinkingBlocksRequired, unsignedToolTurn } from './thinking.js';
 import { type Pacer, sendError, sendJson, startBody, writable, writeEvent } from './wire.js';
 
 /** Delays of a stream, from the server's options. */
@@ -15,9 +17,10 @@ export interface StreamTiming {
   readonly wordDelayMs: number;
 }
 
-/** How many token chunks a failing stream sends before it fails: enough for a client to have shown some text. */
+/** How many token chunks a failing stream sends before it fails (per choice): enough for a client to have shown some text. */
 const TOKENS_BEFORE_FAILURE = 3;
 
+/** Answers one valid request as `model` behaves. */
 export async function answerChatCompletion(
   res: ServerResponse,
   request: ChatRequest,
@@ -26,6 +29,11 @@ export async function answerChatCompletion(
   pacer: Pacer,
 ): Promise<void> {
   if (model.behaviour === 'http-error') return sendError(res, model.error);
+  if (model.behaviour === 'thinking') {
+    // Anthropic checks the conversation before it answers, streaming or not.
+    const unsigned = unsignedToolTurn(request.messages);
+    if (unsigned !== undefined) return sendError(res, thinkingBlocksRequired(unsigned));
+  }
   // A hang sends nothing at all; the socket stays open until the client leaves or the server closes.
   if (model.behaviour === 'hang') return;
   // Slow headers: the same answer, late (the pacer stops waiting if the client leaves first).
@@ -51,7 +59,13 @@ export async function answerChatCompletion(
     }
     default: {
       const plan = planFor(request, model);
-      sendJson(res, 200, renderCompletion(plan, model.behaviour === 'no-finish' ? null : plan.finishReason));
+      const cost = costReported(model, plan.usage);
+      sendJson(
+        res,
+        200,
+        renderCompletion(plan, model.behaviour === 'no-finish' ? null : plan.finishReason),
+        cost === undefined ? {} : { 'x-litellm-response-cost': formatCost(cost) },
+      );
     }
   }
 }
@@ -60,20 +74,33 @@ export async function answerChatCompletion(
 function planFor(request: ChatRequest, model: MockModel): CompletionPlan {
   const plan = planCompletion(request, plannerOptions(model));
   if (model.behaviour !== 'huge-chunk') return plan;
-  const usage = { ...plan.usage, completion_tokens: 1, total_tokens: plan.usage.prompt_tokens + 1 };
-  return { ...plan, mode: 'content', steps: [{ kind: 'content', text: hugeChunkText(), logprob: undefined }], finishReason: 'stop', usage };
+  const n = plan.choices.length;
+  const usage = { ...plan.usage, completion_tokens: n, total_tokens: plan.usage.prompt_tokens + n };
+  const choices = plan.choices.map(() => [{ kind: 'content', text: hugeChunkText(), logprob: undefined } as const]);
+  return { ...plan, mode: 'content', choices, finishReason: 'stop', usage };
 }
 
 /** What `fail-malformed` sends in place of a chunk: JSON cut off mid-object, then the blank line that ends the event. */
 const MALFORMED_EVENT =
   'data: {"id":"chatcmpl-malformed","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"cut off\n\n';
 
-function plannerOptions(model: MockModel): { refuses: boolean; reasons: boolean; long: boolean } {
-  return { refuses: model.behaviour === 'refusal', reasons: model.behaviour === 'reasoning', long: model.behaviour === 'long' };
+function plannerOptions(model: MockModel): PlanOptions {
+  return {
+    refuses: model.behaviour === 'refusal',
+    reasons: model.behaviour === 'reasoning',
+    thinks: model.behaviour === 'thinking',
+    long: model.behaviour === 'long',
+    // The filter lets through what the failing models send before they fail.
+    ...(model.behaviour === 'content-filter' ? { filteredAfter: TOKENS_BEFORE_FAILURE } : {}),
+  };
 }
 
-/** Which events a model sends: failing models stop early and never send the finish or usage chunks. */
-function eventsFor(model: MockModel, events: readonly StreamEvent[]): StreamEvent[] {
+/**
+ * Which events a model sends: failing models stop early and never send the finish or usage chunks.
+ * The role chunks come first, then the token chunks step by step, one per choice, so the first
+ * `n × (1 + TOKENS_BEFORE_FAILURE)` events are every choice's role and first words.
+ */
+function eventsFor(model: MockModel, events: readonly StreamEvent[], n: number): StreamEvent[] {
   if (model.behaviour === 'no-finish') return events.filter((event) => event.kind === 'role' || event.kind === 'token');
   if (model.behaviour === 'headers-only') return [];
   const failsMidStream =
@@ -83,7 +110,7 @@ function eventsFor(model: MockModel, events: readonly StreamEvent[]): StreamEven
     model.behaviour === 'malformed' ||
     model.behaviour === 'no-done';
   if (!failsMidStream) return [...events];
-  return events.filter((event) => event.kind === 'role' || event.kind === 'token').slice(0, 1 + TOKENS_BEFORE_FAILURE);
+  return events.filter((event) => event.kind === 'role' || event.kind === 'token').slice(0, n * (1 + TOKENS_BEFORE_FAILURE));
 }
 
 async function streamCompletion(
@@ -97,8 +124,10 @@ async function streamCompletion(
   startBody(res, 'text/event-stream; charset=utf-8');
   let tokensSent = 0;
   let flushed = Promise.resolve();
-  for (const event of eventsFor(model, renderChunks(plan, request.includeUsage))) {
-    if (event.kind === 'token') {
+  const events = renderChunks(plan, request.includeUsage, costReported(model, plan.usage));
+  for (const event of eventsFor(model, events, plan.choices.length)) {
+    // One wait per step: the other choices' chunks of that step follow choice 0's at once.
+    if (event.kind === 'token' && event.choice === 0) {
       const go = await pacer.wait(tokensSent === 0 ? timing.firstTokenDelayMs : timing.wordDelayMs);
       if (!go || !writable(res)) return;
       tokensSent += 1;

@@ -31,7 +31,9 @@ async function main(): Promise<void> {
     ...(apiKey ? { apiKey } : {}),
   });
   const auth = apiKey ? ' (bearer key required)' : '';
-  console.log(`Mock upstream at ${mock.url}${auth}; models: ${MOCK_MODELS.map((model) => model.id).join(', ')}`);
+  // Every served model, so that a person can try the test-only ones too; those are marked, being absent from GET /v1/models.
+  const models = MOCK_MODELS.map((model) => (model.listed === false ? `${model.id} (unlisted)` : model.id)).join(', ');
+  console.log(`Mock upstream at ${mock.url}${auth}; models: ${models}`);
 
   const stop = (): void => {
     void mock.close().then(() => process.exit(0));

@@ -5,6 +5,7 @@
  * GraphiQL examples are generated from one source.
  */
 
+import { type MockPrice, mockCost, type TokenCounts } from './cost.js';
 import { errorEnvelope, INVALID_API_KEY, type MockHttpError, modelNotFound } from './errors.js';
 
 /** What a mock model does with a chat completion request. */
@@ -13,6 +14,11 @@ export const MOCK_BEHAVIOUR = {
   reply: 'reply',
   /** Streams `reasoning_content` before answering like `reply`. */
   reasoning: 'reasoning',
+  /**
+   * Thinks like `reasoning`, with Anthropic's `thinking_blocks` besides (`thinking.ts`), and refuses
+   * tool results handed back without the blocks of the turn that called the tools.
+   */
+  thinking: 'thinking',
   /** Refuses: `content: null`, the text in `refusal`, finish reason `stop`. */
   refusal: 'refusal',
   /** Answers with a fixed HTTP error before any stream starts. */
@@ -41,6 +47,8 @@ export const MOCK_BEHAVIOUR = {
   bench: 'bench',
   /** As many words as the request's `max_tokens` allows, one token a word; `LONG_ANSWER_WORDS` without a bound. */
   long: 'long',
+  /** Answers a few words, then an output filter stops it: finish reason `content_filter`. */
+  contentFilter: 'content-filter',
 } as const;
 
 export type MockBehaviour = (typeof MOCK_BEHAVIOUR)[keyof typeof MOCK_BEHAVIOUR];
@@ -49,6 +57,18 @@ interface MockModelBase {
   readonly id: string;
   /** One line, for the README and GraphiQL examples. */
   readonly description: string;
+  /**
+   * `false`: a test-only model, served (chat completions, `GET /v1/models/{id}`) but left out of
+   * `GET /v1/models`, so that a chat page's model picker offers what a person would try. Listed by default.
+   */
+  readonly listed?: false;
+  /** What the model costs, listed in `GET /model/info`; unpriced models are left out of it. */
+  readonly price?: MockPrice;
+  /**
+   * `false`: priced, but the answers do not say what they cost, so that a client must compute it
+   * from the price. A priced model reports its cost by default (see `costReported`).
+   */
+  readonly reportsCost?: false;
 }
 
 export type MockModel =
@@ -66,6 +86,27 @@ export type MockModel =
 
 // LiteLLM's in-band stream error (litellm#9171 shape: string code, the string "None" as type).
 const LITELLM_STREAM_ERROR = errorEnvelope('litellm.RateLimitError: Rate limit reached, please retry', 'None', null, '429');
+
+// Azure OpenAI's prompt filter: the envelope plus `status` and `innererror` with the verdict per category.
+const AZURE_PROMPT_FILTERED = {
+  error: {
+    message:
+      "The response was filtered due to the prompt triggering Azure OpenAI's content management policy. Please modify your prompt and retry.",
+    type: null,
+    param: 'prompt',
+    code: 'content_filter',
+    status: 400,
+    innererror: {
+      code: 'ResponsibleAIPolicyViolation',
+      content_filter_result: {
+        hate: { filtered: false, severity: 'safe' },
+        self_harm: { filtered: false, severity: 'safe' },
+        sexual: { filtered: false, severity: 'safe' },
+        violence: { filtered: true, severity: 'medium' },
+      },
+    },
+  },
+};
 
 // vLLM before v0.10.1: a flat body with `object: "error"` and the HTTP status as an integer code (vllm#12886).
 const VLLM_FLAT_ERROR = {
@@ -97,35 +138,55 @@ export const DEFAULT_MOCK_MODEL = 'chatql-mock';
 /** The benchmark's model (see `bench.ts`). */
 export const BENCH_MOCK_MODEL = 'chatql-mock-bench';
 
-/** Every model the mock serves, working models first, in the order `GET /v1/models` lists them. */
+/** The default model's prices (gpt-4o-mini's), per million tokens. */
+const MINI_PRICE: MockPrice = { input: 0.15, output: 0.6, cachedInput: 0.075 };
+
+/**
+ * Every model the mock serves, working models first, in the order `GET /v1/models` lists them
+ * (those marked `listed: false` left out).
+ */
 export const MOCK_MODELS: readonly MockModel[] = [
   {
     id: DEFAULT_MOCK_MODEL,
     description:
       'Quotes your last message back, streamed word by word; calls a tool when tools are offered, with arguments built from its JSON schema.',
     behaviour: 'reply',
+    price: MINI_PRICE,
   },
   {
     id: 'chatql-mock-reasoning',
-    description: 'Like chatql-mock, but thinks first in `reasoning_content` (usage counts reasoning tokens).',
+    description: 'Like chatql-mock, but thinks first in `reasoning_content` (usage counts reasoning tokens); priced, but reports no cost.',
     behaviour: 'reasoning',
+    price: { input: 1.1, output: 4.4 },
+    reportsCost: false,
+  },
+  {
+    id: 'chatql-mock-thinking',
+    description:
+      'Anthropic through LiteLLM: thinks like chatql-mock-reasoning, with signed `thinking_blocks`, which it requires back with tool results.',
+    behaviour: 'thinking',
+    price: { input: 3, output: 15, cachedInput: 0.3 },
   },
   {
     id: 'chatql-mock-refusal',
     description: 'Refuses: `content` stays null and the text streams in `refusal`; finish reason `stop`.',
     behaviour: 'refusal',
+    price: { input: 0.15, output: 0.6 },
   },
   {
     id: 'chatql-mock-long',
     description:
       'Answers with as many words as `max_tokens` (or `max_completion_tokens`) allows, one token a word (finish reason `length`); 2,000 words without a bound.',
     behaviour: 'long',
+    listed: false,
+    price: { input: 0.15, output: 0.6 },
   },
   {
     id: BENCH_MOCK_MODEL,
     description:
       "A fixed answer for benchmarks: `chunkCount` content chunks of `chunkBytes` characters (the server's `bench` option), paced like the others.",
     behaviour: 'bench',
+    listed: false,
   },
   {
     id: 'fail-400',
@@ -140,6 +201,28 @@ export const MOCK_MODELS: readonly MockModel[] = [
         'context_length_exceeded',
       ),
     },
+  },
+  {
+    id: 'fail-guardrail',
+    description: "HTTP 400 from LiteLLM's guardrail: `error.message` is an object (policy, guardrail, what it detected), not a string.",
+    behaviour: 'http-error',
+    error: {
+      status: 400,
+      body: {
+        error: {
+          message: { error: 'Violated guardrail policy', guardrail: 'chatql-mock-pii', detected: ['email'] },
+          type: 'None',
+          param: 'None',
+          code: '400',
+        },
+      },
+    },
+  },
+  {
+    id: 'fail-content-filter-prompt',
+    description: "HTTP 400 `content_filter` (param `prompt`): Azure OpenAI's prompt filter, with its `innererror` verdicts.",
+    behaviour: 'http-error',
+    error: { status: 400, body: AZURE_PROMPT_FILTERED },
   },
   {
     id: 'fail-401',
@@ -183,6 +266,45 @@ export const MOCK_MODELS: readonly MockModel[] = [
     },
   },
   {
+    id: 'fail-429-tokens',
+    description:
+      "HTTP 429 `rate_limit_exceeded` on tokens per minute (type `tokens`), with `retry-after: 20` and OpenAI's x-ratelimit-* headers.",
+    behaviour: 'http-error',
+    listed: false,
+    error: {
+      status: 429,
+      headers: {
+        'retry-after': '20',
+        'x-ratelimit-limit-tokens': '30000',
+        'x-ratelimit-remaining-tokens': '0',
+        'x-ratelimit-remaining-requests': '499',
+      },
+      body: errorEnvelope(
+        'Rate limit reached for fail-429-tokens on tokens per min (TPM): Limit 30000, Used 30000, Requested 120. Please try again in 20s.',
+        'tokens',
+        null,
+        'rate_limit_exceeded',
+      ),
+    },
+  },
+  {
+    id: 'fail-429-requests',
+    description:
+      "HTTP 429 from LiteLLM's own limiter: no typed field, only `x-ratelimit-remaining-requests: 0` says which limit; `retry-after: 5`.",
+    behaviour: 'http-error',
+    listed: false,
+    error: {
+      status: 429,
+      headers: { 'retry-after': '5', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-remaining-tokens': '10000' },
+      body: errorEnvelope(
+        'Rate limit exceeded for api_key: sk-...1234. Limit type: requests. Current limit: 10, Remaining: 0.',
+        'None',
+        'None',
+        '429',
+      ),
+    },
+  },
+  {
     id: 'fail-budget',
     description: 'HTTP 429 `budget_exceeded` (LiteLLM 2026), no retry-after: retrying will not help.',
     behaviour: 'http-error',
@@ -214,6 +336,12 @@ export const MOCK_MODELS: readonly MockModel[] = [
     id: 'fail-no-finish',
     description: 'Streams every word, then `[DONE]` with no finish chunk and no usage (non-streaming: `finish_reason: null`).',
     behaviour: 'no-finish',
+  },
+  {
+    id: 'fail-content-filter',
+    description:
+      'Streams a few words, then the output filter stops it: finish reason `content_filter`, usage, `[DONE]` (non-streaming: the same partial answer).',
+    behaviour: 'content-filter',
   },
   {
     id: 'fail-stream-error',
@@ -254,6 +382,7 @@ export const MOCK_MODELS: readonly MockModel[] = [
     id: 'fail-huge-chunk',
     description: `Answers in one content chunk of ${HUGE_CHUNK_BYTES / 1024 / 1024} MiB, then finishes normally (non-streaming: the same content).`,
     behaviour: 'huge-chunk',
+    listed: false,
   },
   {
     id: 'fail-no-done',
@@ -263,7 +392,20 @@ export const MOCK_MODELS: readonly MockModel[] = [
   },
 ];
 
-/** The catalogue entry for a model id, or undefined. */
+/** The catalogue entry for a model id, listed or not, or undefined. */
 export function findMockModel(id: string): MockModel | undefined {
   return MOCK_MODELS.find((model) => model.id === id);
+}
+
+/** The models `GET /v1/models` lists: the catalogue without its test-only (`listed: false`) models, in order. */
+export const LISTED_MOCK_MODELS: readonly MockModel[] = MOCK_MODELS.filter((model) => model.listed !== false);
+
+/** The models with a price, listed or not, in catalogue order: what `GET /model/info` describes. */
+export const PRICED_MOCK_MODELS: readonly (MockModel & { readonly price: MockPrice })[] = MOCK_MODELS.filter(
+  (model): model is MockModel & { readonly price: MockPrice } => model.price !== undefined,
+);
+
+/** What an answer of `model` with this usage says it cost; undefined when the model is unpriced or keeps its cost to itself. */
+export function costReported(model: MockModel, usage: TokenCounts): number | undefined {
+  return model.price === undefined || model.reportsCost === false ? undefined : mockCost(model.price, usage);
 }

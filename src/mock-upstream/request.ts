@@ -11,6 +11,10 @@ export interface ChatMessage {
   readonly role: string;
   readonly content: unknown;
   readonly tool_calls?: unknown;
+  /** An assistant message's Anthropic blocks, as LiteLLM takes them back (checked by `chatql-mock-thinking`). */
+  readonly thinking_blocks?: unknown;
+  /** An assistant message's reasoning text, as a client may send it back. */
+  readonly reasoning_content?: unknown;
 }
 
 export interface ChatTool {
@@ -41,6 +45,8 @@ export interface ChatRequest {
   readonly tools: readonly ChatTool[];
   readonly toolChoice: ToolChoice;
   readonly parallelToolCalls: boolean;
+  /** How many choices to answer with (`n`, 1 to 128). */
+  readonly n: number;
 }
 
 export type ParsedChatRequest =
@@ -119,7 +125,11 @@ function parseMessages(value: unknown): ChatMessage[] {
         ),
       );
     }
-    return { role: message.role, content: message.content, tool_calls: message.tool_calls };
+    const { role, content, tool_calls } = message;
+    // Only an assistant turn's thinking matters: it is what Anthropic wants back with the tool results.
+    return role === 'assistant'
+      ? { role, content, tool_calls, thinking_blocks: message.thinking_blocks, reasoning_content: message.reasoning_content }
+      : { role, content, tool_calls };
   });
 }
 
@@ -204,6 +214,8 @@ export function parseChatRequest(raw: unknown): ParsedChatRequest {
         tools,
         toolChoice: parseToolChoice(body.tool_choice, tools),
         parallelToolCalls: body.parallel_tool_calls !== false,
+        // OpenAI's bound: at most 128 choices.
+        n: integerParam(body, 'n', 1, 128) ?? 1,
       },
     };
   } catch (error) {

@@ -5,6 +5,7 @@
  * produce and to watch what the service sent it.
  */
 
+import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -12,7 +13,7 @@ import { answerBench, type BenchShape, DEFAULT_BENCH_SHAPE, renderBenchAnswer } 
 import { answerChatCompletion, type StreamTiming } from './chat.js';
 import { randomId } from './completion.js';
 import { BODY_TOO_LARGE, INVALID_API_KEY, INVALID_JSON, MAX_BODY_BYTES, mockFailure, modelNotFound, routeNotFound } from './errors.js';
-import { BENCH_MOCK_MODEL, findMockModel, MOCK_MODELS } from './models.js';
+import { BENCH_MOCK_MODEL, findMockModel, LISTED_MOCK_MODELS, MOCK_MODELS, type MockModel, PRICED_MOCK_MODELS } from './models.js';
 import { parseChatRequest } from './request.js';
 import { Pacer, sendError, sendJson } from './wire.js';
 
@@ -36,6 +37,12 @@ export interface MockUpstreamOptions {
    * `wordDelayMs` (0 for a burst). @default { chunkCount: 20, chunkBytes: 8 }
    */
   bench?: BenchShape;
+  /**
+   * `false`: `GET /model/info` and `GET /v1/model/info` answer 404 like any route the mock does not
+   * serve (an OpenAI upstream, or a proxy that hides the route), for testing a client's fallback
+   * when no prices can be read. @default true
+   */
+  modelInfo?: boolean;
 }
 
 export interface RecordedRequest {
@@ -103,9 +110,38 @@ export interface MockUpstream {
 /** A fixed `created` for every model: listings stay byte-identical across runs (2025-01-01). */
 const MODELS_CREATED = 1735689600;
 
-const MODEL_LIST = {
-  object: 'list',
-  data: MOCK_MODELS.map((model) => ({ id: model.id, object: 'model', created: MODELS_CREATED, owned_by: 'chatql-mock' })),
+function modelObject(model: MockModel): object {
+  return { id: model.id, object: 'model', created: MODELS_CREATED, owned_by: 'chatql-mock' };
+}
+
+/** `GET /v1/models`: the listed models only. */
+const MODEL_LIST = { object: 'list', data: LISTED_MOCK_MODELS.map(modelObject) };
+
+/** `GET /v1/models/{id}`: every served model, listed or not, since a test-only model is still there when named. */
+const MODEL_OBJECTS = new Map(MOCK_MODELS.map((model) => [model.id, modelObject(model)]));
+
+/** The paths of LiteLLM's model-info route: the proxy serves it both at its root and under /v1. */
+const MODEL_INFO_PATHS = new Set(['/model/info', '/v1/model/info']);
+
+/**
+ * LiteLLM's `GET /model/info` for every priced model (listed or not): prices per token, the cached
+ * price only where there is one. The id is a digest of the name, stable across runs like LiteLLM's
+ * deployment ids.
+ */
+const MODEL_INFO = {
+  data: PRICED_MOCK_MODELS.map(({ id, price }) => ({
+    model_name: id,
+    litellm_params: { model: `chatql-mock/${id}` },
+    model_info: {
+      id: createHash('sha256').update(id).digest('hex'),
+      mode: 'chat',
+      litellm_provider: 'chatql-mock',
+      input_cost_per_token: price.input / 1e6,
+      output_cost_per_token: price.output / 1e6,
+      ...(price.cachedInput === undefined ? {} : { cache_read_input_token_cost: price.cachedInput / 1e6 }),
+      max_tokens: 8192,
+    },
+  })),
 };
 
 type Body = { ok: true; text: string } | { ok: false; reason: 'too-large' | 'aborted' };
@@ -199,6 +235,8 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
   }
 
   async function chatCompletion(req: IncomingMessage, res: ServerResponse, json: ParsedJson): Promise<void> {
+    // LiteLLM's id of the call, on every answer of this route (errors too), besides the x-request-id all routes carry.
+    res.setHeader('x-litellm-call-id', randomUUID());
     const scripted = queue.shift();
     if (scripted?.action === 'reset') {
       // An RST rather than a FIN: what a crashing proxy or a dropped connection looks like.
@@ -231,9 +269,10 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
     if (method === 'GET' && path === '/v1/models') return sendJson(res, 200, MODEL_LIST);
     const modelId = method === 'GET' && path.startsWith('/v1/models/') ? safeDecode(path.slice('/v1/models/'.length)) : undefined;
     if (modelId !== undefined) {
-      const model = MODEL_LIST.data.find((entry) => entry.id === modelId);
+      const model = MODEL_OBJECTS.get(modelId);
       return model ? sendJson(res, 200, model) : sendError(res, modelNotFound(modelId));
     }
+    if (method === 'GET' && MODEL_INFO_PATHS.has(path) && options.modelInfo !== false) return sendJson(res, 200, MODEL_INFO);
     sendError(res, routeNotFound(method, path));
   }
 

@@ -16,6 +16,7 @@ import type {
   JsonSchemaFormat,
   ResponseFormat,
   RoleMessage,
+  ThinkingBlock,
   Tool,
   ToolCall,
   ToolChoice,
@@ -100,12 +101,28 @@ const ToolCallInput = builder.inputRef<ToolCall>('ToolCallInput').implement({
   }),
 });
 
+const ThinkingBlockInput = builder.inputRef<ThinkingBlock>('ThinkingBlockInput').implement({
+  description: 'A thinking block of an earlier answer, sent back exactly as it was received (`thinkingBlocks`).',
+  fields: (t) => ({
+    type: t.string({ required: true, description: '`thinking` or `redacted_thinking`.' }),
+    thinking: t.string(),
+    signature: t.string(),
+    data: t.string({ description: "A redacted_thinking block's content." }),
+  }),
+});
+
 const AssistantMessageInput = builder.inputRef<AssistantMessage>('AssistantMessageInput').implement({
   description: 'An earlier answer of the assistant: its text, its tool calls, or both.',
   fields: (t) => ({
     content: t.string(),
     name: t.string(),
     toolCalls: t.field({ type: [ToolCallInput] }),
+    reasoningContent: t.string({ description: "The answer's reasoning text, sent back as `reasoning_content`." }),
+    thinkingBlocks: t.field({
+      type: [ThinkingBlockInput],
+      description:
+        "The answer's thinking blocks, exactly as received: Anthropic models refuse a conversation that mixes thinking and tools without them.",
+    }),
   }),
 });
 
@@ -185,6 +202,9 @@ export const ChatCompletionInput = builder.inputRef<ChatRequest>('ChatCompletion
     user: t.string({ description: "An end-user id, for the upstream's abuse monitoring and per-user budgets." }),
     logprobs: t.boolean({ description: 'Return the log probability of each output token.' }),
     topLogprobs: t.int({ description: 'With logprobs: how many alternatives per token, 0 to 20.' }),
+    n: t.int({
+      description: 'How many choices to generate, 1 to 8 (choices by `index`); each is an answer of its own, which the limits count.',
+    }),
     responseFormat: t.field({ type: ResponseFormatInput }),
     tools: t.field({ type: [ToolInput] }),
     toolChoice: t.field({ type: ToolChoiceInput }),

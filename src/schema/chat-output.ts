@@ -4,8 +4,10 @@
  * copied into another shape first; missing or null keys from lenient upstreams resolve to null.
  */
 import { builder } from '../builder.js';
+import type { Cost } from '../pricing/prices.js';
 import type {
   WireChoice,
+  WireThinkingBlock,
   WireChunk,
   WireChunkChoice,
   WireCompletion,
@@ -56,9 +58,32 @@ function orNull<T>(value: T | null | undefined): T | null {
 
 // ---------- shared pieces ----------
 
+const CostSourceEnum = builder.enumType('CostSource', {
+  values: {
+    UPSTREAM: { description: 'Reported by the upstream.' },
+    PRICE_TABLE: { description: "Computed by ChatQL from the model's prices." },
+  } as const,
+});
+
+export const CostRef = builder.objectRef<Cost>('Cost').implement({
+  description: 'What something cost, in the currency of this deployment (PRICE_CURRENCY).',
+  fields: (t) => ({
+    amount: t.exposeFloat('amount'),
+    currency: t.exposeString('currency', { description: 'An ISO 4217 code, e.g. USD.' }),
+    source: t.field({ type: CostSourceEnum, resolve: (cost) => cost.source }),
+  }),
+});
+
 const UsageRef = builder.objectRef<WireUsage>('Usage').implement({
   description: 'Tokens billed for the completion.',
   fields: (t) => ({
+    cost: t.field({
+      type: CostRef,
+      ...nullable,
+      description:
+        "What the request cost: the upstream's figure where it reports one (LiteLLM's x-litellm-response-cost, usage.cost), else computed from the model's prices; null when neither is known.",
+      resolve: (u) => orNull(u.chatqlCost),
+    }),
     promptTokens: t.int({ resolve: (u) => u.prompt_tokens ?? 0 }),
     completionTokens: t.int({ resolve: (u) => u.completion_tokens ?? 0 }),
     totalTokens: t.int({ resolve: (u) => u.total_tokens ?? (u.prompt_tokens ?? 0) + (u.completion_tokens ?? 0) }),
@@ -141,6 +166,22 @@ const ToolCallRef = builder.objectRef<WireToolCall>('ToolCall').implement({
   }),
 });
 
+const ThinkingBlockRef = builder.objectRef<WireThinkingBlock>('ThinkingBlock').implement({
+  description:
+    "A reasoning model's thinking (Anthropic's, through LiteLLM). Send it back unchanged in AssistantMessageInput.thinkingBlocks: a conversation that mixes thinking and tools is refused upstream without it.",
+  fields: (t) => ({
+    type: t.exposeString('type', { description: '`thinking`, or `redacted_thinking` (whose content is in `data`).' }),
+    thinking: t.string({ ...nullable, resolve: (b) => orNull(b.thinking) }),
+    signature: t.string({ ...nullable, description: "The upstream's seal of the block.", resolve: (b) => orNull(b.signature) }),
+    data: t.string({ ...nullable, description: "A redacted_thinking block's opaque content.", resolve: (b) => orNull(b.data) }),
+  }),
+});
+
+/** Blocks without a type are not blocks: dropped rather than answered with a null for a non-null field. */
+function thinkingBlocks(blocks: WireThinkingBlock[] | null | undefined): WireThinkingBlock[] | null {
+  return Array.isArray(blocks) ? blocks.filter((block) => typeof block?.type === 'string') : null;
+}
+
 const AssistantMessageRef = builder.objectRef<WireMessage>('AssistantMessage').implement({
   fields: (t) => ({
     content: t.string({ ...nullable, resolve: (m) => orNull(m.content) }),
@@ -149,6 +190,12 @@ const AssistantMessageRef = builder.objectRef<WireMessage>('AssistantMessage').i
       ...nullable,
       description: 'The reasoning text that reasoning models stream before their answer, where the upstream sends it.',
       resolve: (m) => m.reasoning_content ?? m.reasoning ?? null,
+    }),
+    thinkingBlocks: t.field({
+      type: [ThinkingBlockRef],
+      ...nullable,
+      description: 'Thinking blocks, where the upstream sends them; send them back with this message in the history.',
+      resolve: (m) => thinkingBlocks(m.thinking_blocks),
     }),
     toolCalls: t.field({ type: [ToolCallRef], resolve: (m) => m.tool_calls ?? [] }),
   }),
@@ -175,6 +222,11 @@ export const ChatCompletionRef = builder.objectRef<WireCompletion>('ChatCompleti
     choices: t.field({ type: [ChatChoiceRef], resolve: (c) => c.choices }),
     usage: t.field({ type: UsageRef, ...nullable, resolve: (c) => orNull(c.usage) }),
     systemFingerprint: t.string({ ...nullable, resolve: (c) => orNull(c.system_fingerprint) }),
+    upstreamRequestId: t.string({
+      ...nullable,
+      description: "The upstream's id of the request (LiteLLM's x-litellm-call-id, or x-request-id): quote it in a bug report.",
+      resolve: (c) => orNull(c.upstreamRequestId),
+    }),
   }),
 });
 
@@ -204,6 +256,13 @@ const ChatDeltaRef = builder.objectRef<WireDelta>('ChatDelta').implement({
     content: t.string({ ...nullable, resolve: (d) => orNull(d.content) }),
     refusal: t.string({ ...nullable, resolve: (d) => orNull(d.refusal) }),
     reasoningContent: t.string({ ...nullable, resolve: (d) => d.reasoning_content ?? d.reasoning ?? null }),
+    thinkingBlocks: t.field({
+      type: [ThinkingBlockRef],
+      ...nullable,
+      description:
+        'Fragments of thinking blocks: a fragment adds to the last block while it has the same type and no signature yet. The final ChatCompletion has them assembled.',
+      resolve: (d) => thinkingBlocks(d.thinking_blocks),
+    }),
     toolCalls: t.field({ type: [ToolCallDeltaRef], ...nullable, resolve: (d) => orNull(d.tool_calls) }),
   }),
 });

@@ -7,6 +7,7 @@ import {
   AuthenticationError,
   BudgetExceededError,
   type ChatQLError,
+  ContentBlockedError,
   ErrorSource,
   InvalidRequestError,
   NotFoundError,
@@ -80,11 +81,37 @@ builder.objectType(NotFoundError, {
   interfaces: [ErrorInterface],
 });
 
+const RateLimitKindEnum = builder.enumType('RateLimitKind', {
+  description: 'Which limit a RateLimitError is about.',
+  values: {
+    REQUESTS: { description: "Requests per minute (or per day): the service's or the upstream's." },
+    TOKENS: { description: "Tokens per minute: the service's or the upstream's." },
+    CONCURRENT_STREAMS: { description: "Live streams at once (the service's per-client limit)." },
+    UNKNOWN: { description: 'The upstream did not say which.' },
+  } as const,
+});
+
+builder.objectType(ContentBlockedError, {
+  name: 'ContentBlockedError',
+  description:
+    "A guardrail or content filter refused the request before any output (LiteLLM's guardrails, OpenAI's and Azure's content filters); retrying the same request will not help. A stream the upstream cuts with finish reason content_filter ends with a ChatCompletion whose finishReason is CONTENT_FILTER instead.",
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    guardrail: t.exposeString('guardrail', { nullable: true, description: 'The guardrail that refused it, where the upstream names it.' }),
+  }),
+});
+
 builder.objectType(RateLimitError, {
   name: 'RateLimitError',
   description: "Too many requests (upstream 429 for a rate cap, or the service's own per-client limit).",
   interfaces: [ErrorInterface],
   fields: (t) => ({
+    limit: t.field({
+      type: RateLimitKindEnum,
+      description:
+        "Which limit: from the service's own limits, the upstream's `type` or `rate_limit_type`, or which x-ratelimit-remaining-* header is 0.",
+      resolve: (error) => error.limit ?? 'UNKNOWN',
+    }),
     retryAfterSeconds: t.exposeFloat('retryAfterSeconds', {
       nullable: true,
       description: 'From the Retry-After header where there was one.',

@@ -8,9 +8,23 @@ import {
   UpstreamTimeoutError,
   UpstreamUnavailableError,
 } from '../errors.js';
+import type { ModelPrice } from '../pricing/prices.js';
 import type { WireModel } from '../upstream/wire.js';
 import { DateTimeScalar } from './scalars.js';
 import './errors.js';
+
+const ModelPricingRef = builder.objectRef<ModelPrice & { currency: string }>('ModelPricing').implement({
+  description: "A model's prices (MODEL_PRICES_FILE, or the proxy's GET /model/info with UPSTREAM_PRICES=litellm).",
+  fields: (t) => ({
+    inputPerMillionTokens: t.exposeFloat('inputPerMillionTokens', { description: 'Per million prompt tokens (cached ones excepted).' }),
+    outputPerMillionTokens: t.exposeFloat('outputPerMillionTokens', { description: 'Per million completion tokens, reasoning included.' }),
+    cachedInputPerMillionTokens: t.exposeFloat('cachedInputPerMillionTokens', {
+      nullable: true,
+      description: 'Per million cached prompt tokens; null: they cost the input price.',
+    }),
+    currency: t.exposeString('currency', { description: 'PRICE_CURRENCY, an ISO 4217 code.' }),
+  }),
+});
 
 const ModelRef = builder.objectRef<WireModel>('Model').implement({
   description: 'A model the upstream serves.',
@@ -26,6 +40,12 @@ const ModelRef = builder.objectRef<WireModel>('Model').implement({
         context.principal instanceof AuthenticationError ? null : context.chat.unavailableUntil(m.id, context.principal),
     }),
     id: t.id({ description: 'The name to pass as `model`.', resolve: (m) => m.id }),
+    pricing: t.field({
+      type: ModelPricingRef,
+      nullable: true,
+      description: 'What the model costs; null for an unpriced model (which a client with a spend limit cannot use).',
+      resolve: (m, _args, context) => context.models.priceOf(m.id),
+    }),
     ownedBy: t.string({ nullable: true, resolve: (m) => m.owned_by ?? null }),
     created: t.field({
       type: DateTimeScalar,

@@ -5,7 +5,8 @@
 import type { AuthMode, Principal } from '../auth/principal.js';
 import { builder } from '../builder.js';
 import { AuthenticationError } from '../errors.js';
-import type { LimitStatus, ViewerLimits } from '../limits/gate.js';
+import type { LimitStatus, SpendStatus, ViewerLimits } from '../limits/gate.js';
+import { CostRef } from './chat-output.js';
 import { DateTimeScalar } from './scalars.js';
 import './errors.js';
 
@@ -33,6 +34,16 @@ const LimitStatusRef = builder.objectRef<LimitStatus>('LimitStatus').implement({
   }),
 });
 
+const SpendLimitStatusRef = builder.objectRef<SpendStatus>('SpendLimitStatus').implement({
+  description: 'A spend limit and what is left of it, in the currency of this deployment (PRICE_CURRENCY).',
+  fields: (t) => ({
+    limit: t.exposeFloat('limit'),
+    remaining: t.exposeFloat('remaining', { description: 'What is left; running requests hold their upper cost until they end.' }),
+    currency: t.exposeString('currency'),
+    resetsAt: t.field({ type: DateTimeScalar, description: 'Midnight UTC.', resolve: (status) => status.resetsAt }),
+  }),
+});
+
 interface ViewerShape {
   principal: Principal;
   mode: AuthMode;
@@ -56,6 +67,12 @@ const ViewerLimitsRef = builder.objectRef<ViewerShape>('ViewerLimits').implement
       nullable: true,
       description: 'The daily token budget; it renews at midnight UTC.',
       resolve: (v) => v.limits.dailyTokens,
+    }),
+    dailySpend: t.field({
+      type: SpendLimitStatusRef,
+      nullable: true,
+      description: 'The daily spend limit; it renews at midnight UTC. A client with one may only use priced models.',
+      resolve: (v) => v.limits.dailySpend,
     }),
     maxTokens: t.int({
       nullable: true,
@@ -90,6 +107,12 @@ const ViewerRef = builder.objectRef<ViewerShape>('Viewer').implement({
       resolve: (v) => (v.allowedModels === null ? null : [...v.allowedModels]),
     }),
     limits: t.field({ type: ViewerLimitsRef, resolve: (v) => v }),
+    spentToday: t.field({
+      type: CostRef,
+      description:
+        "What this client has spent since midnight UTC, running requests at their upper cost until they end. It is ChatQL's own count (source PRICE_TABLE), of figures the upstream reported and costs computed from prices.",
+      resolve: (v) => ({ ...v.limits.spentToday, source: 'PRICE_TABLE' as const }),
+    }),
   }),
 });
 

@@ -40,12 +40,18 @@ export function eventBytes(event: StreamEvent): number {
           reasoning_content?: string | null;
           refusal?: string | null;
           tool_calls?: Array<{ function?: { arguments?: string | null } | null }> | null;
+          thinking_blocks?: Array<{ thinking?: string | null; signature?: string | null; data?: string | null }> | null;
         }
       | null
       | undefined;
     if (!delta) continue;
     bytes += (delta.content?.length ?? 0) + (delta.reasoning_content?.length ?? 0) + (delta.refusal?.length ?? 0);
     for (const call of delta.tool_calls ?? []) bytes += 64 + (call.function?.arguments?.length ?? 0);
+    if (delta.thinking_blocks) {
+      for (const block of delta.thinking_blocks) {
+        bytes += 32 + (block?.thinking?.length ?? 0) + (block?.signature?.length ?? 0) + (block?.data?.length ?? 0);
+      }
+    }
   }
   return bytes;
 }

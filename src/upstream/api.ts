@@ -42,22 +42,40 @@ export function isInBandError(chunk: WireChunk): boolean {
   return chunk.object === 'error';
 }
 
+/** The upstream's id of a request, for bug reports: LiteLLM's call id, else the request id. */
+function requestIdOf(headers: Headers): string | null {
+  return headers.get('x-litellm-call-id') ?? headers.get('x-request-id');
+}
+
+/** An answer and what its headers said that ChatQL reads: the upstream's request id and cost. */
+export interface Answered<T> {
+  value: T;
+  upstreamRequestId: string | null;
+  /** LiteLLM's `x-litellm-response-cost`, as sent. */
+  costHeader: string | null;
+}
+
 /** A whole chat completion (upstream `stream: false`). */
-export async function createCompletion(target: UpstreamTarget, body: UpstreamChatRequest, options: CallOptions): Promise<WireCompletion> {
-  const answer = (await target.client.chat.completions.create(
-    forTarget(body, target) as ChatCompletionCreateParamsNonStreaming,
-    options,
-  )) as unknown as WireCompletion;
+export async function createCompletion(
+  target: UpstreamTarget,
+  body: UpstreamChatRequest,
+  options: CallOptions,
+): Promise<Answered<WireCompletion>> {
+  const { data, response } = await target.client.chat.completions
+    .create(forTarget(body, target) as ChatCompletionCreateParamsNonStreaming, options)
+    .withResponse();
+  const answer = data as unknown as WireCompletion;
   if (typeof answer?.id !== 'string' || !Array.isArray(answer.choices)) {
     throw new MalformedUpstreamAnswer('The upstream answered with something other than a chat completion.');
   }
-  return answer;
+  return { value: answer, upstreamRequestId: requestIdOf(response.headers), costHeader: response.headers.get('x-litellm-response-cost') };
 }
 
 /** A stream that has delivered its first chunk; `rest` iterates the others. */
 export interface OpenedStream {
   first: WireChunk;
   rest: AsyncIterator<WireChunk>;
+  upstreamRequestId: string | null;
 }
 
 /**
@@ -67,7 +85,9 @@ export interface OpenedStream {
  * for a stream without any chunk; resolves with `null` when `options.signal` aborted it quietly.
  */
 export async function openStream(target: UpstreamTarget, body: UpstreamChatRequest, options: CallOptions): Promise<OpenedStream | null> {
-  const stream = await target.client.chat.completions.create(forTarget(body, target) as ChatCompletionCreateParamsStreaming, options);
+  const { data: stream, response } = await target.client.chat.completions
+    .create(forTarget(body, target) as ChatCompletionCreateParamsStreaming, options)
+    .withResponse();
   const rest = stream[Symbol.asyncIterator]() as AsyncIterator<WireChunk>;
   const first = await rest.next();
   if (first.done) {
@@ -76,7 +96,7 @@ export async function openStream(target: UpstreamTarget, body: UpstreamChatReque
     throw new StreamEndedUnfinished('no chunk at all');
   }
   if (isInBandError(first.value)) throw new InBandUpstreamError(first.value as WireError);
-  return { first: first.value, rest };
+  return { first: first.value, rest, upstreamRequestId: requestIdOf(response.headers) };
 }
 
 /** `GET /models`, with the server's key or (AUTH_MODE=forward) a client's own. */
@@ -84,4 +104,9 @@ export async function listModels(target: UpstreamTarget, signal: AbortSignal, ap
   const options = apiKey === null ? { signal } : { signal, headers: { authorization: `Bearer ${apiKey}` } };
   const page = await target.client.models.list(options);
   return (page.data as unknown as WireModel[]).filter((model) => typeof model?.id === 'string');
+}
+
+/** LiteLLM's `GET /model/info` (the per-token prices of its models), on the primary's base URL. */
+export async function modelInfo(target: UpstreamTarget, signal: AbortSignal): Promise<unknown> {
+  return target.client.get('/model/info', { signal });
 }

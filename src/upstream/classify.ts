@@ -12,12 +12,14 @@ import {
   AuthenticationError,
   BudgetExceededError,
   ChatQLError,
+  ContentBlockedError,
   type DomainError,
   ErrorSource,
   InvalidRequestError,
   NotFoundError,
   PermissionDeniedError,
   RateLimitError,
+  type RateLimitKind,
   UpstreamTimeoutError,
   UpstreamUnavailableError,
 } from '../errors.js';
@@ -74,12 +76,55 @@ function text(value: unknown): string | null {
 const BUDGET_KIND = /budget/i;
 const BUDGET_MESSAGE = /budget has been exceeded|exceeded ?budget|over budget|crossed budget|budget exceeded|budget_exceeded/i;
 
+/**
+ * Which limit a 429 is about: the body's `type` (OpenAI's `tokens` / `requests`), LiteLLM's
+ * `rate_limit_type`, the words of the message, or which `x-ratelimit-remaining-*` header is 0.
+ */
+function rateLimitKind(body: WireError, headers: Headers | undefined): RateLimitKind {
+  const stated = `${text(body.type) ?? ''} ${text((body as { rate_limit_type?: unknown }).rate_limit_type) ?? ''}`.toLowerCase();
+  if (/\btokens?\b/.test(stated)) return 'TOKENS';
+  if (/\brequests?\b/.test(stated)) return 'REQUESTS';
+  if (headers?.get('x-ratelimit-remaining-tokens') === '0') return 'TOKENS';
+  if (headers?.get('x-ratelimit-remaining-requests') === '0') return 'REQUESTS';
+  const words = typeof body.message === 'string' ? body.message : '';
+  if (/tokens per (min|minute|day)|\bTPM\b|token limit/i.test(words)) return 'TOKENS';
+  if (/requests per (min|minute|day)|\bRPM\b|parallel request/i.test(words)) return 'REQUESTS';
+  return 'UNKNOWN';
+}
+
+/**
+ * A guardrail's or content filter's refusal: LiteLLM's guardrails answer 400 with an object for
+ * `message` (`{"error": "Violated guardrail policy", "guardrail": ...}`); OpenAI and Azure refuse
+ * a prompt with the code `content_filter`. Null for anything else.
+ */
+function contentBlocked(body: WireError, redact: Redactor): ContentBlockedError | null {
+  const raw = body.message as unknown;
+  const code = `${body.code ?? ''} ${text(body.type) ?? ''}`.toLowerCase();
+  const objectMessage = raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>) : null;
+  if (!objectMessage && !/content_filter|guardrail/.test(code)) return null;
+  const said = objectMessage ? (text(objectMessage.error) ?? text(objectMessage.message) ?? text(objectMessage.detail)) : text(raw);
+  const named = objectMessage ? (text(objectMessage.guardrail) ?? text(objectMessage.guardrail_name)) : null;
+  return new ContentBlockedError(
+    said ? clientText(said, redact) : 'The request was blocked by a content policy.',
+    UPSTREAM,
+    named && clientText(named, redact),
+  );
+}
+
 /** Classifies by status first; errors without one (mid-stream) by their type and code strings. */
-function classifyBody(status: number | undefined, body: WireError, retryAfterSeconds: number | null, redact: Redactor): DomainError {
+function classifyBody(
+  status: number | undefined,
+  body: WireError,
+  retryAfterSeconds: number | null,
+  redact: Redactor,
+  headers?: Headers,
+): DomainError {
   const type = text(body.type);
   const code = body.code === null || body.code === undefined ? null : String(body.code);
   const rawMessage = text(body.message);
   const message = (fallback: string) => (rawMessage && clientText(rawMessage, redact)) || fallback;
+  const blocked = contentBlocked(body, redact);
+  if (blocked && (status === undefined || status < 500)) return blocked;
 
   // LiteLLM reports exhausted budgets as 400, 401 or 429 over its versions: match the words, not the status.
   if ((type && BUDGET_KIND.test(type)) || (code && BUDGET_KIND.test(code)) || (rawMessage && BUDGET_MESSAGE.test(rawMessage))) {
@@ -113,7 +158,12 @@ function classifyBody(status: number | undefined, body: WireError, retryAfterSec
     case 408:
       return new UpstreamTimeoutError(message('The upstream timed out.'), UPSTREAM);
     case 429:
-      return new RateLimitError(message('The upstream is rate limiting requests.'), UPSTREAM, retryAfterSeconds);
+      return new RateLimitError(
+        message('The upstream is rate limiting requests.'),
+        UPSTREAM,
+        retryAfterSeconds,
+        rateLimitKind(body, headers),
+      );
     case undefined:
       // An error object with nothing to go on, inside a stream: the upstream's own failure.
       return new UpstreamUnavailableError('The upstream failed.', UPSTREAM, null);
@@ -222,8 +272,14 @@ function upstreamFailure(error: DomainError, retry: boolean, health: Failure['he
  * the model is unwell (so does an in-band error with nothing to go on: the stream broke upstream);
  * 409 is retried, as a conflict may pass, but says nothing about health.
  */
-function answered(status: number | undefined, body: WireError, retryAfterSeconds: number | null, redact: Redactor): Failure {
-  const error = classifyBody(status, body, retryAfterSeconds, redact);
+function answered(
+  status: number | undefined,
+  body: WireError,
+  retryAfterSeconds: number | null,
+  redact: Redactor,
+  headers?: Headers,
+): Failure {
+  const error = classifyBody(status, body, retryAfterSeconds, redact, headers);
   const unwell = error instanceof UpstreamTimeoutError || (error instanceof UpstreamUnavailableError && error.retryable);
   return upstreamFailure(error, error.retryable || status === 409, unwell ? 'model' : 'none');
 }
@@ -289,7 +345,8 @@ export function classifyFailure(thrown: unknown, redact: Redactor): Failure {
     if (!isNetworkError(thrown.cause)) return serviceFailure();
     return upstreamFailure(new UpstreamUnavailableError('Could not connect to the upstream.', UPSTREAM), true, 'target');
   }
-  if (thrown instanceof APIError) return answered(thrown.status, sdkErrorBody(thrown), parseRetryAfter(thrown.headers), redact);
+  if (thrown instanceof APIError)
+    return answered(thrown.status, sdkErrorBody(thrown), parseRetryAfter(thrown.headers), redact, thrown.headers);
   // After the headers, undici's body errors arrive raw (its fetch would say TypeError "terminated").
   if (isNetworkError(thrown) || (thrown instanceof TypeError && thrown.message === 'terminated' && isNetworkError(thrown.cause))) {
     return upstreamFailure(new UpstreamUnavailableError('The connection to the upstream was lost.', UPSTREAM), true, 'model');

@@ -12,6 +12,7 @@ import type {
 } from 'openai/resources/chat/completions';
 
 import type { ChatMessage, ChatRequest } from '../chat/types.js';
+import type { WireThinkingBlock } from './wire.js';
 
 type Nullable<T> = T | null | undefined;
 
@@ -45,10 +46,21 @@ export function translateMessage(message: ChatMessage): ChatCompletionMessagePar
     return out;
   }
   if (message.assistant) {
-    const { content, name, toolCalls } = message.assistant;
-    const out: ChatCompletionMessageParam = { role: 'assistant' };
+    const { content, name, toolCalls, reasoningContent, thinkingBlocks } = message.assistant;
+    const out: ChatCompletionMessageParam & { reasoning_content?: string; thinking_blocks?: WireThinkingBlock[] } = { role: 'assistant' };
     put(out, 'content', content);
     put(out, 'name', name);
+    // LiteLLM's reasoning fields, back exactly as they came: only the fields that were set.
+    put(out, 'reasoning_content', reasoningContent);
+    if (thinkingBlocks) {
+      out.thinking_blocks = thinkingBlocks.map((block) => {
+        const sent: WireThinkingBlock = { type: block.type };
+        put(sent, 'thinking', block.thinking);
+        put(sent, 'signature', block.signature);
+        put(sent, 'data', block.data);
+        return sent;
+      });
+    }
     if (toolCalls) {
       out.tool_calls = toolCalls.map((call) => ({
         id: call.id,
@@ -122,6 +134,7 @@ export function translateChatInput(input: ChatRequest, stream: boolean): Upstrea
   put(body, 'user', input.user);
   put(body, 'logprobs', input.logprobs);
   put(body, 'top_logprobs', input.topLogprobs);
+  put(body, 'n', input.n);
   if (input.responseFormat) body.response_format = translateResponseFormat(input.responseFormat);
   if (input.tools) body.tools = input.tools.map(translateTool);
   if (input.toolChoice) body.tool_choice = translateToolChoice(input.toolChoice);

@@ -4,6 +4,7 @@
  * (`reasoning_content`, `reasoning`, `object: "error"`).
  * GraphQL resolvers read these shapes directly, so no chunk is copied on its way to the client.
  */
+import type { Cost } from '../pricing/cost.js';
 
 export interface WireFunctionCall {
   name?: string | null;
@@ -45,7 +46,17 @@ export interface WireMessage {
   reasoning_content?: string | null;
   /** vLLM, Ollama. */
   reasoning?: string | null;
+  /** LiteLLM, for Anthropic-style models; streamed in fragments in deltas. */
+  thinking_blocks?: WireThinkingBlock[] | null;
   tool_calls?: WireToolCall[] | null;
+}
+
+/** `{type: "thinking", thinking, signature}`, or `{type: "redacted_thinking", data}`. */
+export interface WireThinkingBlock {
+  type: string;
+  thinking?: string | null;
+  signature?: string | null;
+  data?: string | null;
 }
 
 export interface WireUsage {
@@ -54,6 +65,8 @@ export interface WireUsage {
   total_tokens?: number | null;
   prompt_tokens_details?: { cached_tokens?: number | null } | null;
   completion_tokens_details?: { reasoning_tokens?: number | null } | null;
+  /** ChatQL's own: what the answer cost (the upstream's figure, or the price table's). */
+  chatqlCost?: Cost | null;
 }
 
 export interface WireChoice {
@@ -71,6 +84,8 @@ export interface WireCompletion {
   choices: WireChoice[];
   usage?: WireUsage | null;
   system_fingerprint?: string | null;
+  /** ChatQL's own: the upstream's id of the request (`x-litellm-call-id` or `x-request-id`). */
+  upstreamRequestId?: string | null;
 }
 
 export interface WireDelta extends Omit<WireMessage, 'tool_calls'> {

@@ -719,9 +719,11 @@ describe('AUTH_MODE=none', () => {
         tokensPerMinute: null,
         concurrentStreams: null,
         dailyTokens: null,
+        dailySpend: null,
         maxTokens: null,
         maxConnections: null,
       },
+      spentToday: { amount: 0, currency: 'USD', source: 'PRICE_TABLE' },
     });
     const before = chatCalls(mock).length;
     expect((await ask(service, 'HTTP', input({ user: 'alice' }))).outcome.__typename).toBe('ChatCompletion');
@@ -815,9 +817,11 @@ describe('viewer limits', () => {
         tokensPerMinute: { limit: 10_000, remaining: 10_000, resetsAt: null },
         concurrentStreams: { limit: 2, remaining: 2, resetsAt: null },
         dailyTokens: { limit: 100_000, remaining: 100_000, resetsAt: midnight },
+        dailySpend: null,
         maxTokens: 100,
         maxConnections: 3,
       },
+      spentToday: { amount: 0, currency: 'USD', source: 'PRICE_TABLE' },
     });
     // Both lists apply to the models query: chatql-* within chatql-mock and fail-*.
     expect(await modelIds(service, auth)).toEqual(['chatql-mock']);

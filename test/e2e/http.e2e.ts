@@ -197,6 +197,8 @@ describe('models', () => {
         ownedBy: 'chatql-mock',
         created: '2025-01-01T00:00:00.000Z',
         unavailableUntil: null,
+        // No MODEL_PRICES_FILE, and UPSTREAM_PRICES is off against a configured upstream.
+        pricing: null,
       });
       expect(models.models.map((model) => model.id)).toContain('fail-429');
     }

@@ -120,7 +120,7 @@ describe('requests per minute (CLIENT_REQUESTS_PER_MINUTE)', () => {
       expect(chatCalls(mock).length).toBe(before + 3);
 
       const refused = await refusal(service, transport, input(), A);
-      expect(refused).toMatchObject({ __typename: 'RateLimitError', source: 'SERVICE', retryable: true });
+      expect(refused).toMatchObject({ __typename: 'RateLimitError', source: 'SERVICE', retryable: true, limit: 'REQUESTS' });
       expect((refused as { message: string }).message).toMatch(/at most 3 per minute/);
       const retryAfter = (refused as { retryAfterSeconds: number | null }).retryAfterSeconds;
       expect(retryAfter).toBeGreaterThanOrEqual(1);
@@ -166,7 +166,7 @@ describe('tokens per minute (CLIENT_TOKENS_PER_MINUTE)', () => {
 
     // Now less than 16 are left for any answer: refused before any upstream call, until the minute turns.
     const refused = await ask(service, 'HTTP', input({ maxTokens: 40 }), A);
-    expect(refused).toMatchObject({ __typename: 'RateLimitError', source: 'SERVICE', retryable: true });
+    expect(refused).toMatchObject({ __typename: 'RateLimitError', source: 'SERVICE', retryable: true, limit: 'TOKENS' });
     expect((refused as { message: string }).message).toMatch(/at most 150 per minute/);
     const retryAfter = (refused as { retryAfterSeconds: number | null }).retryAfterSeconds!;
     expect(retryAfter).toBeGreaterThanOrEqual(1);
@@ -191,7 +191,11 @@ describe('tokens per minute (CLIENT_TOKENS_PER_MINUTE)', () => {
     expect(used).toBeLessThanOrEqual(50);
     expect((await viewer(service, A)).limits.tokensPerMinute).toMatchObject({ limit: 50, remaining: 50 - used });
     // Now it no longer fits.
-    expect(await ask(service, 'HTTP', input({ maxTokens: 1000 }), A)).toMatchObject({ __typename: 'RateLimitError', source: 'SERVICE' });
+    expect(await ask(service, 'HTTP', input({ maxTokens: 1000 }), A)).toMatchObject({
+      __typename: 'RateLimitError',
+      source: 'SERVICE',
+      limit: 'TOKENS',
+    });
   });
 
   it('refuses a prompt that can never fit in the allowance as InvalidRequestError at input.messages, not a rate limit', async () => {
@@ -232,7 +236,13 @@ describe('live streams at once (CLIENT_CONCURRENT_STREAMS)', () => {
 
       const before = chatCalls(mock).length;
       const second = await refusal(service, transport, short, A);
-      expect(second).toMatchObject({ __typename: 'RateLimitError', source: 'SERVICE', retryable: true, retryAfterSeconds: null });
+      expect(second).toMatchObject({
+        __typename: 'RateLimitError',
+        source: 'SERVICE',
+        retryable: true,
+        retryAfterSeconds: null,
+        limit: 'CONCURRENT_STREAMS',
+      });
       expect((second as { message: string }).message).toMatch(/at most 1 at once/);
       await sleep(50);
       expect(chatCalls(mock).length).toBe(before);

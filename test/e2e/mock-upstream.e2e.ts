@@ -14,9 +14,19 @@ import OpenAI, {
 import type { ChatCompletionChunk, ChatCompletionCreateParams } from 'openai/resources/chat/completions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { benchChunkText } from '../../src/mock-upstream/bench.js';
-import { BENCH_MOCK_MODEL, DEFAULT_MOCK_MODEL, MOCK_MODELS } from '../../src/mock-upstream/models.js';
+import { formatCost, mockCost } from '../../src/mock-upstream/cost.js';
+import {
+  BENCH_MOCK_MODEL,
+  costReported,
+  DEFAULT_MOCK_MODEL,
+  findMockModel,
+  LISTED_MOCK_MODELS,
+  MOCK_MODELS,
+  PRICED_MOCK_MODELS,
+} from '../../src/mock-upstream/models.js';
 import { REFUSAL_TEXT, sampleArguments, tokenize } from '../../src/mock-upstream/reply.js';
 import { type MockUpstream, startMockUpstream } from '../../src/mock-upstream/server.js';
+import { thinkingBlocksFor, thinkingSignature } from '../../src/mock-upstream/thinking.js';
 
 // Every server a test starts goes on this list; afterAll closes them all.
 const servers: MockUpstream[] = [];
@@ -82,7 +92,7 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 describe('GET /v1/models', () => {
   it('lists the catalogue in OpenAI list shape, the default model first', async () => {
     const page = await client.models.list();
-    expect(page.data.map((model) => model.id)).toEqual(MOCK_MODELS.map((model) => model.id));
+    expect(page.data.map((model) => model.id)).toEqual(LISTED_MOCK_MODELS.map((model) => model.id));
     expect(page.data[0]?.id).toBe(DEFAULT_MOCK_MODEL);
     const raw = (await (await fetch(`${mock.url}/models`)).json()) as { object: string; data: object[] };
     expect(Object.keys(raw)).toEqual(['object', 'data']);
@@ -93,7 +103,7 @@ describe('GET /v1/models', () => {
 
   it('lists working models before failure models, each with a one-line description', () => {
     const firstFailure = MOCK_MODELS.findIndex((model) => model.id.startsWith('fail-'));
-    expect(firstFailure).toBe(5);
+    expect(firstFailure).toBe(6);
     expect(MOCK_MODELS.slice(firstFailure).every((model) => model.id.startsWith('fail-'))).toBe(true);
     for (const model of MOCK_MODELS) expect(model.description).toMatch(/^[^\n]{10,200}$/);
   });
@@ -791,7 +801,9 @@ describe('npm run mock-upstream', () => {
     try {
       const [line] = (await once(child.stdout, 'data')) as [Buffer];
       const match = /^Mock upstream at (http:\/\/127\.0\.0\.1:\d+\/v1); models: (.+)\n$/.exec(line.toString());
-      expect(match?.[2]).toBe(MOCK_MODELS.map((model) => model.id).join(', '));
+      // Every served model, the test-only ones marked.
+      expect(match?.[2]).toBe(MOCK_MODELS.map((model) => (model.listed === false ? `${model.id} (unlisted)` : model.id)).join(', '));
+      expect(match?.[2]).toContain('chatql-mock-long (unlisted), chatql-mock-bench (unlisted), fail-400,');
       const cli = new OpenAI({ baseURL: match?.[1] ?? '', apiKey: 'x', maxRetries: 0 });
       expect((await cli.chat.completions.create({ model: 'chatql-mock', messages: hello })).object).toBe('chat.completion');
       const exited = once(child, 'exit');
@@ -801,4 +813,549 @@ describe('npm run mock-upstream', () => {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
   }, 15_000);
+});
+
+describe('listed and unlisted models', () => {
+  const unlisted = ['chatql-mock-long', 'chatql-mock-bench', 'fail-429-tokens', 'fail-429-requests', 'fail-huge-chunk'];
+
+  it('leaves the test-only models out of GET /v1/models, and only them', async () => {
+    expect(MOCK_MODELS.filter((model) => model.listed === false).map((model) => model.id)).toEqual(unlisted);
+    const listed = (await client.models.list()).data.map((model) => model.id);
+    expect(listed).toEqual(MOCK_MODELS.filter((model) => !unlisted.includes(model.id)).map((model) => model.id));
+    expect(listed).toContain('chatql-mock-thinking');
+    for (const id of unlisted) expect(listed).not.toContain(id);
+  });
+
+  it('still serves them by name: GET /v1/models/{id} and chat completions', async () => {
+    for (const id of ['chatql-mock', ...unlisted]) {
+      const res = await fetch(`${mock.url}/models/${encodeURIComponent(id)}`);
+      expect(res.status, id).toBe(200);
+      expect(await res.json()).toEqual({ id, object: 'model', created: 1735689600, owned_by: 'chatql-mock' });
+    }
+    expect((await client.models.retrieve('chatql-mock-bench')).id).toBe('chatql-mock-bench');
+    expect(await rejection(client.models.retrieve('gpt-nope'))).toBeInstanceOf(NotFoundError);
+    const long = await client.chat.completions.create({ model: 'chatql-mock-long', messages: hello, max_tokens: 3 });
+    expect(long.choices[0]).toMatchObject({ message: { content: 'This answer goes' }, finish_reason: 'length' });
+    const bench = await client.chat.completions.create({ model: BENCH_MOCK_MODEL, messages: hello });
+    expect(bench.choices[0]?.finish_reason).toBe('stop');
+    expect((await post({ model: 'fail-429-tokens', messages: hello })).status).toBe(429);
+  });
+});
+
+describe('GET /model/info', () => {
+  const root = () => mock.url.replace(/\/v1$/, '');
+
+  it('describes every priced model (listed or not) in LiteLLM shape, at the root and under /v1', async () => {
+    const atRoot = await fetch(`${root()}/model/info`);
+    expect(atRoot.status).toBe(200);
+    expect(atRoot.headers.get('content-type')).toBe('application/json');
+    const body = (await atRoot.json()) as { data: { model_name: string; model_info: Record<string, unknown> }[] };
+    expect(await (await fetch(`${mock.url}/model/info`)).json()).toEqual(body);
+    expect(body.data.map((entry) => entry.model_name)).toEqual([
+      'chatql-mock',
+      'chatql-mock-reasoning',
+      'chatql-mock-thinking',
+      'chatql-mock-refusal',
+      'chatql-mock-long',
+    ]);
+    expect(body.data.map((entry) => entry.model_name)).toEqual(PRICED_MOCK_MODELS.map((model) => model.id));
+    const [mini, reasoning, thinking] = body.data;
+    expect(mini).toEqual({
+      model_name: 'chatql-mock',
+      litellm_params: { model: 'chatql-mock/chatql-mock' },
+      model_info: {
+        id: expect.stringMatching(/^[0-9a-f]{64}$/),
+        mode: 'chat',
+        litellm_provider: 'chatql-mock',
+        input_cost_per_token: 0.15 / 1e6,
+        output_cost_per_token: 0.6 / 1e6,
+        cache_read_input_token_cost: 0.075 / 1e6,
+        max_tokens: 8192,
+      },
+    });
+    expect(Object.keys(mini?.model_info ?? {})).toEqual([
+      'id',
+      'mode',
+      'litellm_provider',
+      'input_cost_per_token',
+      'output_cost_per_token',
+      'cache_read_input_token_cost',
+      'max_tokens',
+    ]);
+    expect(reasoning?.model_info).toMatchObject({ input_cost_per_token: 1.1 / 1e6, output_cost_per_token: 4.4 / 1e6 });
+    expect(reasoning?.model_info).not.toHaveProperty('cache_read_input_token_cost');
+    expect(thinking?.model_info).toMatchObject({
+      input_cost_per_token: 3 / 1e6,
+      output_cost_per_token: 15 / 1e6,
+      cache_read_input_token_cost: 0.3 / 1e6,
+    });
+    // Stable ids: another server (another run) gives the same ones, one per model.
+    const other = await startMock();
+    expect(await (await fetch(`${other.url}/model/info`)).json()).toEqual(body);
+    expect(new Set(body.data.map((entry) => entry.model_info.id)).size).toBe(body.data.length);
+    // The route never consumes the chat queue.
+    mock.enqueue({ status: 500 });
+    await fetch(`${root()}/model/info`);
+    expect(await rejection(client.chat.completions.create({ model: 'chatql-mock', messages: hello }))).toBeInstanceOf(InternalServerError);
+  });
+
+  it('requires the bearer key like the other routes', async () => {
+    const guarded = await startMock({ apiKey: 'sk-right' });
+    for (const path of ['/model/info', '/v1/model/info']) {
+      const url = `${guarded.url.replace(/\/v1$/, '')}${path}`;
+      const refused = await fetch(url, { headers: { authorization: 'Bearer sk-wrong' } });
+      expect(refused.status).toBe(401);
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('invalid_api_key');
+      expect((await fetch(url, { headers: { authorization: 'Bearer sk-right' } })).status).toBe(200);
+    }
+  });
+
+  it('modelInfo: false answers 404 like an unknown route, and changes nothing else', async () => {
+    const plain = await startMock({ modelInfo: false, wordDelayMs: 0 });
+    const base = plain.url.replace(/\/v1$/, '');
+    const atRoot = await fetch(`${base}/model/info`);
+    expect(atRoot.status).toBe(404);
+    expect(await atRoot.json()).toEqual({
+      error: { message: 'Invalid URL (GET /model/info)', type: 'invalid_request_error', param: null, code: null },
+    });
+    const underV1 = await fetch(`${plain.url}/model/info`);
+    expect(underV1.status).toBe(404);
+    expect(((await underV1.json()) as { error: { message: string } }).error.message).toBe('Invalid URL (GET /v1/model/info)');
+    const plainClient = new OpenAI({ baseURL: plain.url, apiKey: 'x', maxRetries: 0 });
+    expect((await plainClient.models.list()).data.length).toBe(LISTED_MOCK_MODELS.length);
+    const res = await fetch(`${plain.url}/chat/completions`, {
+      method: 'POST',
+      body: JSON.stringify({ model: 'chatql-mock', messages: hello }),
+    });
+    expect(res.headers.get('x-litellm-response-cost')).not.toBeNull();
+  });
+});
+
+describe('cost reporting', () => {
+  const price = { input: 0.15, output: 0.6, cachedInput: 0.075 };
+
+  it('computes the cost from the price and the usage, cached tokens at their own price', () => {
+    expect(mockCost(price, { prompt_tokens: 1_000_000, completion_tokens: 1_000_000 })).toBe(0.75);
+    expect(mockCost(price, { prompt_tokens: 4, completion_tokens: 10 })).toBe(0.0000066);
+    expect(mockCost(price, { prompt_tokens: 100, completion_tokens: 0, prompt_tokens_details: { cached_tokens: 40 } })).toBe(0.000012);
+    expect(
+      mockCost({ input: 1, output: 2 }, { prompt_tokens: 10, completion_tokens: 0, prompt_tokens_details: { cached_tokens: 10 } }),
+    ).toBe(0.00001);
+    expect(formatCost(6e-7)).toBe('0.0000006');
+    expect(formatCost(0)).toBe('0');
+    expect(formatCost(12.5)).toBe('12.5');
+    const chatqlMock = findMockModel('chatql-mock');
+    const usage = { prompt_tokens: 4, completion_tokens: 10 };
+    expect(chatqlMock && costReported(chatqlMock, usage)).toBe(0.0000066);
+    const reasoning = findMockModel('chatql-mock-reasoning');
+    expect(reasoning && costReported(reasoning, usage)).toBeUndefined();
+    const unpriced = findMockModel('fail-content-filter');
+    expect(unpriced && costReported(unpriced, usage)).toBeUndefined();
+  });
+
+  it('a reporting model sends x-litellm-response-cost on a whole answer, as a plain decimal', async () => {
+    const res = await post({ model: 'chatql-mock', messages: hello });
+    const body = (await res.json()) as { usage: { prompt_tokens: number; completion_tokens: number } };
+    const header = res.headers.get('x-litellm-response-cost') ?? '';
+    expect(header).toMatch(/^\d+\.\d+$/);
+    expect(Number(header)).toBe(mockCost(price, body.usage));
+    expect(Number(header)).toBeCloseTo((4 * 0.15 + body.usage.completion_tokens * 0.6) / 1e6, 15);
+    const thinking = await post({ model: 'chatql-mock-thinking', messages: hello });
+    const thinkingUsage = ((await thinking.json()) as { usage: { prompt_tokens: number; completion_tokens: number } }).usage;
+    expect(Number(thinking.headers.get('x-litellm-response-cost'))).toBe(
+      mockCost({ input: 3, output: 15, cachedInput: 0.3 }, thinkingUsage),
+    );
+  });
+
+  it('a reporting model puts usage.cost in the stream usage chunk; the SDK keeps it', async () => {
+    const res = await post({ model: 'chatql-mock', messages: hello, stream: true, stream_options: { include_usage: true } });
+    expect(res.headers.get('x-litellm-response-cost')).toBeNull(); // not known when the headers leave
+    const events = parseSse(await res.text());
+    const usage = (events.at(-2) as { usage: Record<string, unknown> & { prompt_tokens: number; completion_tokens: number } }).usage;
+    expect(Object.keys(usage)).toEqual([
+      'prompt_tokens',
+      'completion_tokens',
+      'total_tokens',
+      'prompt_tokens_details',
+      'completion_tokens_details',
+      'cost',
+    ]);
+    expect(usage.cost).toBe(mockCost(price, usage));
+    const chunks = await collect({ model: 'chatql-mock-refusal', messages: hello, stream: true, stream_options: { include_usage: true } });
+    const refusalUsage = chunks.at(-1)?.usage as (ChatCompletionChunk['usage'] & { cost?: number }) | undefined;
+    expect(refusalUsage?.cost).toBe(mockCost({ input: 0.15, output: 0.6 }, refusalUsage ?? { prompt_tokens: 0, completion_tokens: 0 }));
+  });
+
+  it('chatql-mock-reasoning is priced but reports no cost; unpriced models report none either', async () => {
+    const whole = await post({ model: 'chatql-mock-reasoning', messages: hello });
+    expect(whole.status).toBe(200);
+    expect(whole.headers.get('x-litellm-response-cost')).toBeNull();
+    const chunks = await collect({
+      model: 'chatql-mock-reasoning',
+      messages: hello,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    expect(chunks.at(-1)?.usage).toBeDefined();
+    expect(chunks.at(-1)?.usage).not.toHaveProperty('cost');
+    for (const model of [BENCH_MOCK_MODEL, 'fail-content-filter', 'fail-no-done']) {
+      const res = await post({ model, messages: hello });
+      expect(res.status, model).toBe(200);
+      expect(res.headers.get('x-litellm-response-cost'), model).toBeNull();
+    }
+  });
+});
+
+describe('x-litellm-call-id', () => {
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+  it('is on every chat completion answer, JSON, SSE and errors, besides x-request-id, fresh each time', async () => {
+    const responses = [
+      await post({ model: 'chatql-mock', messages: hello }),
+      await post({ model: 'chatql-mock', messages: hello, stream: true }),
+      await post({ model: 'fail-400', messages: hello }),
+      await post({ model: 'chatql-mock', messages: [] }),
+    ];
+    const ids = responses.map((res) => res.headers.get('x-litellm-call-id') ?? '');
+    for (const [i, res] of responses.entries()) {
+      expect(ids[i]).toMatch(uuid);
+      expect(res.headers.get('x-request-id')).toMatch(/^req_/);
+      await res.arrayBuffer();
+    }
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(responses[1]?.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const viaSdk = await client.chat.completions.create({ model: 'chatql-mock', messages: hello }).withResponse();
+    expect(viaSdk.response.headers.get('x-litellm-call-id')).toMatch(uuid);
+  });
+});
+
+describe('n (several choices)', () => {
+  it('answers n choices of the same answer, counting the prompt once and the completion n times', async () => {
+    const one = await client.chat.completions.create({ model: 'chatql-mock', messages: hello });
+    const three = await client.chat.completions.create({ model: 'chatql-mock', messages: hello, n: 3 });
+    expect(three.choices.map((choice) => choice.index)).toEqual([0, 1, 2]);
+    for (const choice of three.choices) {
+      expect(choice).toMatchObject({ message: { role: 'assistant', content: one.choices[0]?.message.content }, finish_reason: 'stop' });
+    }
+    const words = one.usage?.completion_tokens ?? 0;
+    expect(three.usage).toMatchObject({ prompt_tokens: 4, completion_tokens: 3 * words, total_tokens: 4 + 3 * words });
+    const limited = await client.chat.completions.create({ model: 'chatql-mock', messages: hello, n: 2, max_tokens: 2 });
+    expect(limited.choices.map((choice) => [choice.message.content, choice.finish_reason])).toEqual([
+      ['You said:', 'length'],
+      ['You said:', 'length'],
+    ]);
+    expect(limited.usage?.completion_tokens).toBe(4);
+  });
+
+  it('gives each choice its own tool-call ids', async () => {
+    const tools = [
+      { type: 'function' as const, function: { name: 'get_time' } },
+      { type: 'function' as const, function: { name: 'get_date' } },
+    ];
+    const whole = await client.chat.completions.create({ model: 'chatql-mock', messages: hello, tools, n: 2 });
+    const calls = whole.choices.map((choice) =>
+      (choice.message.tool_calls ?? []).map((call) => (call.type === 'function' ? call : undefined)),
+    );
+    expect(calls.map((list) => list.map((call) => call?.function.name))).toEqual([
+      ['get_time', 'get_date'],
+      ['get_time', 'get_date'],
+    ]);
+    const ids = calls.flat().map((call) => call?.id);
+    expect(new Set(ids).size).toBe(4);
+    expect(whole.choices.every((choice) => choice.finish_reason === 'tool_calls')).toBe(true);
+  });
+
+  it('streams one chunk per choice per step, a finish chunk per choice, then one usage chunk', async () => {
+    const whole = await client.chat.completions.create({ model: 'chatql-mock', messages: hello, max_tokens: 5 });
+    const chunks = await collect({
+      model: 'chatql-mock',
+      messages: hello,
+      max_tokens: 5,
+      n: 2,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    expect(chunks.slice(0, -1).every((chunk) => chunk.choices.length === 1)).toBe(true);
+    // Role chunks, then the steps alternating between the choices, then the finish chunks.
+    const indices = chunks.slice(0, -1).map((chunk) => chunk.choices[0]?.index);
+    expect(indices).toEqual([0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1]);
+    expect(chunks.slice(0, 2).map((chunk) => chunk.choices[0]?.delta)).toEqual([
+      { role: 'assistant', content: '', refusal: null },
+      { role: 'assistant', content: '', refusal: null },
+    ]);
+    for (const index of [0, 1]) {
+      const own = chunks.filter((chunk) => chunk.choices[0]?.index === index);
+      expect(contentOf(own)).toBe(whole.choices[0]?.message.content);
+      expect(own.at(-1)?.choices[0]).toEqual({ index, delta: {}, logprobs: null, finish_reason: 'length' });
+    }
+    expect(chunks.at(-1)?.choices).toEqual([]);
+    expect(chunks.at(-1)?.usage).toMatchObject({ prompt_tokens: 4, completion_tokens: 10, total_tokens: 14 });
+    expect((chunks.at(-1)?.usage as { cost?: number } | undefined)?.cost).toBe(
+      mockCost({ input: 0.15, output: 0.6 }, { prompt_tokens: 4, completion_tokens: 10 }),
+    );
+  });
+
+  it('refuses an n outside 1..128 like the other integer parameters', async () => {
+    for (const n of [0, 129, 1.5, '2', -1]) {
+      const res = await post({ model: 'chatql-mock', messages: hello, n });
+      expect(res.status, String(n)).toBe(400);
+      expect(((await res.json()) as { error: object }).error).toEqual({
+        message: `Invalid 'n': expected an integer from 1 to 128, but got ${JSON.stringify(n)}.`,
+        type: 'invalid_request_error',
+        param: 'n',
+        code: 'invalid_value',
+      });
+    }
+    expect((await post({ model: 'chatql-mock', messages: hello, n: 128, max_tokens: 1 })).status).toBe(200);
+    expect((await post({ model: 'chatql-mock', messages: hello, n: null })).status).toBe(200);
+  });
+});
+
+describe('chatql-mock-thinking', () => {
+  type ThinkingMessage = {
+    content: string | null;
+    reasoning_content?: string;
+    thinking_blocks?: Record<string, unknown>[];
+    tool_calls?: { id: string; type: string; function: { name: string; arguments: string } }[];
+  };
+  type Delta = Record<string, unknown> & { reasoning_content?: string; content?: string; thinking_blocks?: Record<string, unknown>[] };
+  const tools = [{ type: 'function' as const, function: { name: 'get_time' } }];
+  const model = 'chatql-mock-thinking';
+
+  /** The first choice's message with the fields the SDK does not type. */
+  function messageOf(completion: { choices: { message: object }[] }): ThinkingMessage {
+    const message = completion.choices[0]?.message;
+    if (!message) throw new Error('no choice');
+    return message as ThinkingMessage;
+  }
+
+  async function toolTurn(): Promise<ThinkingMessage> {
+    const first = await client.chat.completions.create({ model, messages: hello, tools });
+    expect(first.choices[0]?.finish_reason).toBe('tool_calls');
+    return messageOf(first);
+  }
+
+  function followUp(assistant: object, before: object[] = hello) {
+    return { model, tools, messages: [...before, assistant, { role: 'tool', tool_call_id: 'call_1', content: '{"time":"12:00"}' }] };
+  }
+
+  it('answers with reasoning_content and signed thinking_blocks, thinking like chatql-mock-reasoning', async () => {
+    const whole = await client.chat.completions.create({ model, messages: hello });
+    const message = messageOf(whole);
+    const reasoning = await client.chat.completions.create({ model: 'chatql-mock-reasoning', messages: hello });
+    const thought = messageOf(reasoning).reasoning_content ?? '';
+    expect(message.reasoning_content).toBe(thought);
+    expect(message.content).toBe(reasoning.choices[0]?.message.content);
+    expect(message.thinking_blocks).toEqual([
+      { type: 'thinking', thinking: thought, signature: thinkingSignature(thought) },
+      { type: 'redacted_thinking', data: expect.any(String) },
+    ]);
+    expect(message.thinking_blocks).toEqual(thinkingBlocksFor(thought));
+    expect(message.thinking_blocks?.[0]?.signature).toMatch(/^Eq[A-Za-z0-9+/]+=*$/);
+    // Deterministic: the same thought, the same blocks.
+    const again = await client.chat.completions.create({ model, messages: hello });
+    expect(messageOf(again).thinking_blocks).toEqual(message.thinking_blocks);
+    expect(whole.usage?.completion_tokens_details?.reasoning_tokens).toBe(tokenize(thought).length);
+    expect(whole.usage?.completion_tokens).toBe(tokenize(thought).length + tokenize(message.content ?? '').length);
+  });
+
+  it("streams each reasoning word with its thinking fragment, then the signature and the redacted block, in LiteLLM's shape", async () => {
+    const whole = await client.chat.completions.create({ model, messages: hello });
+    const message = messageOf(whole);
+    const thought = message.reasoning_content ?? '';
+    const chunks = await collect({ model, messages: hello, stream: true, stream_options: { include_usage: true } });
+    const deltas = chunks.slice(1, -2).map((chunk) => chunk.choices[0]?.delta as Delta);
+    const words = tokenize(thought);
+    expect(deltas.slice(0, words.length)).toEqual(
+      words.map((word) => ({ reasoning_content: word, thinking_blocks: [{ type: 'thinking', thinking: word, signature: null }] })),
+    );
+    expect(deltas[words.length]).toEqual({ thinking_blocks: [{ type: 'thinking', thinking: '', signature: thinkingSignature(thought) }] });
+    expect(deltas[words.length + 1]).toEqual({ thinking_blocks: [message.thinking_blocks?.[1]] });
+    expect(deltas.slice(words.length + 2).every((delta) => Object.keys(delta).join() === 'content')).toBe(true);
+    expect(contentOf(chunks)).toBe(message.content);
+    // A client that joins the fragments and keeps the signature gets the non-streamed blocks.
+    const blocks = deltas.flatMap((delta) => delta.thinking_blocks ?? []);
+    const joinedText = blocks.map((block) => (block.type === 'thinking' ? block.thinking : '')).join('');
+    const signature = blocks.find((block) => typeof block.signature === 'string')?.signature;
+    expect([
+      { type: 'thinking', thinking: joinedText, signature },
+      ...blocks.filter((block) => block.type === 'redacted_thinking'),
+    ]).toEqual(message.thinking_blocks);
+    expect(chunks.at(-1)?.usage).toMatchObject({ completion_tokens: whole.usage?.completion_tokens });
+    expect(chunks.at(-1)?.usage?.completion_tokens_details?.reasoning_tokens).toBe(words.length);
+  });
+
+  it('calls the tools after its thinking when tools are offered, streamed or not', async () => {
+    const message = await toolTurn();
+    expect(message.reasoning_content).toMatch(/^The request needs get_time\./);
+    expect(message.thinking_blocks).toEqual(thinkingBlocksFor(message.reasoning_content ?? ''));
+    expect(message.tool_calls?.map((call) => call.function.name)).toEqual(['get_time']);
+    const chunks = await collect({ model, messages: hello, tools, stream: true });
+    const kinds = chunks.slice(1, -1).map((chunk) => Object.keys(chunk.choices[0]?.delta ?? {}).join());
+    const firstCall = kinds.indexOf('tool_calls');
+    expect(kinds.slice(0, firstCall - 2).every((kind) => kind === 'reasoning_content,thinking_blocks')).toBe(true);
+    expect(kinds.slice(firstCall - 2, firstCall)).toEqual(['thinking_blocks', 'thinking_blocks']);
+    expect(kinds.slice(firstCall).every((kind) => kind === 'tool_calls')).toBe(true);
+    expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('tool_calls');
+  });
+
+  it('refuses tool results without the thinking blocks of the turn that called the tools (400, LiteLLM wrapping Anthropic)', async () => {
+    const message = await toolTurn();
+    const { thinking_blocks: _blocks, ...bare } = message;
+    const res = await post(followUp(bare));
+    expect(res.status).toBe(400);
+    expect(res.headers.get('x-litellm-call-id')).not.toBeNull();
+    const expected =
+      '{"error":{"message":"litellm.BadRequestError: AnthropicException - {\\"type\\":\\"error\\",\\"error\\":{\\"type\\":\\"invalid_request_error\\",\\"message\\":\\"messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found `tool_use`. When `thinking` is enabled, a final `assistant` message must start with a thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks).\\"}}","type":"invalid_request_error","param":null,"code":"400"}}';
+    expect(await res.text()).toBe(expected);
+    // The index is the assistant message's own place in the request.
+    const withSystem = await post(followUp(bare, [{ role: 'system', content: 'Be brief.' }, ...hello]));
+    expect(((await withSystem.json()) as { error: { message: string } }).error.message).toContain('messages.2.content.0.type');
+    // Streaming requests are refused the same way, before any stream starts.
+    const streamed = await post({ ...followUp(bare), stream: true });
+    expect(streamed.status).toBe(400);
+    expect(streamed.headers.get('content-type')).toBe('application/json');
+    expect(await streamed.text()).toBe(expected);
+    const error = await rejection(client.chat.completions.create(followUp(bare) as ChatCompletionCreateParams));
+    expect(error).toBeInstanceOf(BadRequestError);
+    // The other models do not care.
+    const reasoning = await post({ ...followUp(bare), model: 'chatql-mock-reasoning' });
+    expect(reasoning.status).toBe(200);
+  });
+
+  it('refuses altered blocks: a tampered signature, altered text, a missing or reordered block, an extra field', async () => {
+    const message = await toolTurn();
+    const [thinking, redacted] = message.thinking_blocks ?? [];
+    const altered: unknown[] = [
+      [{ ...thinking, signature: `${thinking?.signature}x` }, redacted],
+      [{ ...thinking, thinking: `${thinking?.thinking} (edited)` }, redacted],
+      [thinking],
+      [redacted, thinking],
+      [{ ...thinking, cache_control: { type: 'ephemeral' } }, redacted],
+      [thinking, { ...redacted, data: 'EmwKforged' }],
+      'not blocks',
+      [],
+    ];
+    for (const blocks of altered) {
+      const res = await post(followUp({ ...message, thinking_blocks: blocks }));
+      expect(res.status, JSON.stringify(blocks)).toBe(400);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toContain('messages.1.content.0.type');
+    }
+  });
+
+  it('answers quoting the tool result once the blocks come back, in a streamed turn too', async () => {
+    const message = await toolTurn();
+    const answer = await post(followUp(message));
+    expect(answer.status).toBe(200);
+    const body = (await answer.json()) as { choices: { message: ThinkingMessage; finish_reason: string }[] };
+    expect(body.choices[0]?.message.content).toBe('The tool returned: {"time":"12:00"}');
+    expect(body.choices[0]?.message.reasoning_content).toBe('The tool has answered. I will quote its result back.');
+    expect(body.choices[0]?.finish_reason).toBe('stop');
+    const streamed = await collect({ ...followUp(message), stream: true } as ChatCompletionCreateParams & { stream: true });
+    expect(contentOf(streamed)).toBe('The tool returned: {"time":"12:00"}');
+    // Only the blocks are checked: reasoning_content may come back too, or not.
+    const { reasoning_content: _reasoning, ...withoutReasoning } = message;
+    expect((await post(followUp(withoutReasoning))).status).toBe(200);
+    // An earlier answered turn needs its blocks as much as the last one.
+    const earlier = [
+      ...hello,
+      message,
+      { role: 'tool', tool_call_id: 'call_1', content: '{"time":"11:00"}' },
+      { role: 'user', content: 'Again' },
+    ];
+    const { thinking_blocks: _blocks, ...bare } = message;
+    const refused = await post(followUp(message, [...hello, bare, { role: 'tool', tool_call_id: 'call_0', content: '{}' }, ...hello]));
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toContain('messages.1.content.0.type');
+    expect((await post(followUp(message, earlier))).status).toBe(200);
+    // A turn that called tools but got no results yet, or a plain assistant turn, needs no blocks.
+    expect((await post({ model, messages: [...hello, bare, ...hello] })).status).toBe(200);
+  });
+});
+
+describe('LiteLLM and Azure failure models', () => {
+  it("fail-guardrail answers 400 with LiteLLM's guardrail body, whose message is an object", async () => {
+    const res = await post({ model: 'fail-guardrail', messages: hello, stream: true });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      error: {
+        message: { error: 'Violated guardrail policy', guardrail: 'chatql-mock-pii', detected: ['email'] },
+        type: 'None',
+        param: 'None',
+        code: '400',
+      },
+    });
+    expect(await rejection(client.chat.completions.create({ model: 'fail-guardrail', messages: hello }))).toBeInstanceOf(BadRequestError);
+  });
+
+  it("fail-content-filter-prompt answers 400 with Azure OpenAI's prompt filter body", async () => {
+    const res = await post({ model: 'fail-content-filter-prompt', messages: hello });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toBe(
+      '{"error":{"message":"The response was filtered due to the prompt triggering Azure OpenAI\'s content management policy. Please modify your prompt and retry.","type":null,"param":"prompt","code":"content_filter","status":400,"innererror":{"code":"ResponsibleAIPolicyViolation","content_filter_result":{"hate":{"filtered":false,"severity":"safe"},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":true,"severity":"medium"}}}}}',
+    );
+    const error = await rejection(client.chat.completions.create({ model: 'fail-content-filter-prompt', messages: hello }));
+    expect(error).toBeInstanceOf(BadRequestError);
+    expect((error as APIError).code).toBe('content_filter');
+  });
+
+  it('fail-429-tokens answers 429 on tokens per minute, with retry-after and x-ratelimit-* headers', async () => {
+    const res = await post({ model: 'fail-429-tokens', messages: hello });
+    expect(res.status).toBe(429);
+    expect(await res.json()).toEqual({
+      error: {
+        message:
+          'Rate limit reached for fail-429-tokens on tokens per min (TPM): Limit 30000, Used 30000, Requested 120. Please try again in 20s.',
+        type: 'tokens',
+        param: null,
+        code: 'rate_limit_exceeded',
+      },
+    });
+    expect(res.headers.get('retry-after')).toBe('20');
+    expect(res.headers.get('retry-after-ms')).toBeNull();
+    expect(res.headers.get('x-ratelimit-limit-tokens')).toBe('30000');
+    expect(res.headers.get('x-ratelimit-remaining-tokens')).toBe('0');
+    expect(res.headers.get('x-ratelimit-remaining-requests')).toBe('499');
+    expect(await rejection(client.chat.completions.create({ model: 'fail-429-tokens', messages: hello }))).toBeInstanceOf(RateLimitError);
+  });
+
+  it("fail-429-requests answers 429 in LiteLLM's limiter shape; only the headers say which limit", async () => {
+    const res = await post({ model: 'fail-429-requests', messages: hello, stream: true });
+    expect(res.status).toBe(429);
+    expect(await res.json()).toEqual({
+      error: {
+        message: 'Rate limit exceeded for api_key: sk-...1234. Limit type: requests. Current limit: 10, Remaining: 0.',
+        type: 'None',
+        param: 'None',
+        code: '429',
+      },
+    });
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(res.headers.get('x-ratelimit-remaining-requests')).toBe('0');
+    expect(res.headers.get('x-ratelimit-remaining-tokens')).toBe('10000');
+    expect(res.headers.get('x-ratelimit-limit-tokens')).toBeNull();
+  });
+
+  it('fail-content-filter streams a few words, then finish_reason content_filter, usage and [DONE]', async () => {
+    const res = await post({ model: 'fail-content-filter', messages: hello, stream: true, stream_options: { include_usage: true } });
+    expect(res.status).toBe(200);
+    const events = parseSse(await res.text()) as (ChatCompletionChunk | '[DONE]')[];
+    expect(events).toHaveLength(1 + 3 + 1 + 1 + 1);
+    const chunks = events.slice(0, -1) as ChatCompletionChunk[];
+    expect(contentOf(chunks)).toBe('You said: "Hello".');
+    expect(chunks.at(-2)?.choices).toEqual([{ index: 0, delta: {}, logprobs: null, finish_reason: 'content_filter' }]);
+    expect(chunks.at(-1)?.usage).toMatchObject({ prompt_tokens: 4, completion_tokens: 3, total_tokens: 7 });
+    expect(chunks.at(-1)?.usage).not.toHaveProperty('cost');
+    expect(events.at(-1)).toBe('[DONE]');
+    const viaSdk = await collect({ model: 'fail-content-filter', messages: hello, stream: true });
+    expect(viaSdk.at(-1)?.choices[0]?.finish_reason).toBe('content_filter');
+    const whole = await client.chat.completions.create({ model: 'fail-content-filter', messages: hello });
+    expect(whole.choices[0]).toMatchObject({ message: { content: 'You said: "Hello".' }, finish_reason: 'content_filter' });
+    expect(whole.usage?.completion_tokens).toBe(3);
+    // max_tokens below the filter's cut is still a length stop.
+    const short = await client.chat.completions.create({ model: 'fail-content-filter', messages: hello, max_tokens: 2 });
+    expect(short.choices[0]?.finish_reason).toBe('length');
+    const two = await client.chat.completions.create({ model: 'fail-content-filter', messages: hello, n: 2 });
+    expect(two.choices.map((choice) => choice.finish_reason)).toEqual(['content_filter', 'content_filter']);
+  });
 });

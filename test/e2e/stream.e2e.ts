@@ -178,6 +178,7 @@ function checkTerminal(finished: Finished): StreamCompletion {
     promptTokens: completion.usage!.promptTokens,
     completionTokens: completion.usage!.completionTokens,
     totalTokens: completion.usage!.totalTokens,
+    cost: completion.usage!.cost,
   }).toEqual(usageChunk.usage);
   expect(completion.usage!.totalTokens).toBe(completion.usage!.promptTokens + completion.usage!.completionTokens);
   // Every chunk of one completion shares the completion's id and model.

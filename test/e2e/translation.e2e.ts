@@ -266,11 +266,12 @@ describe('the answer', async () => {
       model: 'qwen3',
       created: '2025-11-25T16:22:36.000Z',
       systemFingerprint: null,
+      upstreamRequestId: expect.any(String),
       choices: [
         {
           index: 0,
           finishReason: 'OTHER',
-          message: { content: 'Hi.', refusal: null, reasoningContent: 'Greeting back.', toolCalls: [] },
+          message: { content: 'Hi.', refusal: null, reasoningContent: 'Greeting back.', thinkingBlocks: null, toolCalls: [] },
           logprobs: null,
         },
         {
@@ -280,6 +281,7 @@ describe('the answer', async () => {
             content: null,
             refusal: null,
             reasoningContent: null,
+            thinkingBlocks: null,
             toolCalls: [{ id: 'call_9', function: { name: 'get_time', arguments: '{}' } }],
           },
           logprobs: null,
@@ -291,6 +293,8 @@ describe('the answer', async () => {
         totalTokens: 14,
         promptTokensDetails: { cachedTokens: 6 },
         completionTokensDetails: { reasoningTokens: 2 },
+        // No price table and no figure from the upstream.
+        cost: null,
       },
     });
   });

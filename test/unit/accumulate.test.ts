@@ -371,3 +371,47 @@ describe('ChunkAccumulator: unfinished streams', () => {
     expect(completion.choices[0]!.finish_reason).toBe('stop');
   });
 });
+
+describe('thinking blocks (LiteLLM, Anthropic models)', () => {
+  const envelope = { id: 'chatcmpl-t', object: 'chat.completion.chunk', created: 1, model: 'claude' };
+  const delta = (d: object, finish: string | null = null, index = 0): WireChunk =>
+    ({ ...envelope, choices: [{ index, delta: d, finish_reason: finish }] }) as WireChunk;
+
+  it('assembles streamed fragments by block: text concatenated, the signature kept, a redacted block whole', () => {
+    const completion = complete([
+      delta({ role: 'assistant', reasoning_content: 'Let', thinking_blocks: [{ type: 'thinking', thinking: 'Let', signature: null }] }),
+      delta({ reasoning_content: ' me think', thinking_blocks: [{ type: 'thinking', thinking: ' me think', signature: null }] }),
+      delta({ thinking_blocks: [{ type: 'thinking', thinking: '', signature: 'EqSig1' }] }),
+      delta({ thinking_blocks: [{ type: 'redacted_thinking', data: 'opaque-1' }] }),
+      // A signature closes a block: the next thinking fragment starts a new one.
+      delta({ thinking_blocks: [{ type: 'thinking', thinking: 'Again', signature: null }] }),
+      delta({ thinking_blocks: [{ type: 'thinking', thinking: '', signature: 'EqSig2' }] }),
+      delta({ content: 'Done.' }),
+      delta({}, 'stop'),
+    ]);
+    const message = completion.choices[0]?.message;
+    expect(message?.reasoning_content).toBe('Let me think');
+    expect(message?.thinking_blocks).toStrictEqual([
+      { type: 'thinking', thinking: 'Let me think', signature: 'EqSig1' },
+      { type: 'redacted_thinking', data: 'opaque-1' },
+      { type: 'thinking', thinking: 'Again', signature: 'EqSig2' },
+    ]);
+    expect(message?.content).toBe('Done.');
+  });
+
+  it('keeps each choice its own blocks, and null where a choice had none', () => {
+    const completion = complete([
+      delta({ thinking_blocks: [{ type: 'thinking', thinking: 'A', signature: 's' }] }, null, 0),
+      delta({ content: 'B' }, null, 1),
+      delta({}, 'stop', 0),
+      delta({}, 'stop', 1),
+    ]);
+    expect(completion.choices[0]?.message?.thinking_blocks).toStrictEqual([{ type: 'thinking', thinking: 'A', signature: 's' }]);
+    expect(completion.choices[1]?.message?.thinking_blocks).toBeNull();
+  });
+
+  it('ignores fragments without a type', () => {
+    const completion = complete([delta({ thinking_blocks: [{ thinking: 'x' }, null] }), delta({ content: 'ok' }, 'stop')]);
+    expect(completion.choices[0]?.message?.thinking_blocks).toBeNull();
+  });
+});

@@ -45,6 +45,31 @@ describe('buildMessages', () => {
       { user: { content: 'Thanks' } },
     ]);
   });
+
+  it("sends an answer's reasoning and thinking blocks back with it, as received", () => {
+    const call = { id: 'call_1', name: 'get_weather', arguments: '{}' };
+    const thinkingBlocks = [
+      { type: 'thinking', thinking: 'Weather needs a tool.', signature: 'EqSig', data: null },
+      { type: 'redacted_thinking', thinking: null, signature: null, data: 'opaque' },
+    ];
+    const turn = { user: { text: 'Weather?' }, answer: '', toolCalls: [call], reasoningContent: 'Weather needs a tool.', thinkingBlocks };
+    expect(buildMessages('', [turn], { text: 'Thanks' })[1]).toEqual({
+      assistant: {
+        content: null,
+        toolCalls: [{ id: 'call_1', function: { name: 'get_weather', arguments: '{}' } }],
+        reasoningContent: 'Weather needs a tool.',
+        thinkingBlocks,
+      },
+    });
+    // An answer without them sends neither field.
+    expect(
+      buildMessages('', [{ user: { text: 'Hi' }, answer: 'Hello', toolCalls: [], reasoningContent: null, thinkingBlocks: [] }], {
+        text: 'x',
+      })[1],
+    ).toEqual({
+      assistant: { content: 'Hello' },
+    });
+  });
 });
 
 describe('buildInput', () => {

@@ -1,3 +1,7 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 
 import { defaultAllowedHosts, isHostAllowed, parseAllowedHosts } from '../../src/http/hosts.js';
@@ -424,5 +428,53 @@ describe('isOriginAllowed', () => {
     it('* allows any origin', () => {
       expect(isOriginAllowed('https://anything.example', null, policy(parseOriginPatterns('*').patterns))).toBe(true);
     });
+  });
+});
+
+describe('prices and spend (PRICE_CURRENCY, MODEL_PRICES_FILE, UPSTREAM_PRICES, CLIENT_DAILY_SPEND)', () => {
+  const pricesFile = (content: string) => {
+    const path = join(mkdtempSync(join(tmpdir(), 'chatql-config-prices-')), 'prices.json');
+    writeFileSync(path, content);
+    return path;
+  };
+
+  it('defaults: USD, no file, the proxy prices read only on the embedded mock', () => {
+    expect(ok({}).pricing).toMatchObject({ currency: 'USD', file: null, upstream: 'litellm' });
+    expect(ok(LITELLM).pricing).toMatchObject({ currency: 'USD', file: null, upstream: null });
+    expect(ok({ ...LITELLM, UPSTREAM_PRICES: 'litellm' }).pricing.upstream).toBe('litellm');
+    expect(ok({ UPSTREAM_PRICES: 'none' }).pricing.upstream).toBeNull();
+  });
+
+  it('reads the file at start-up', () => {
+    const path = pricesFile(JSON.stringify({ 'gpt-4o*': { inputPerMillionTokens: 2.5, outputPerMillionTokens: 10 } }));
+    const pricing = ok({ ...LITELLM, MODEL_PRICES_FILE: path, PRICE_CURRENCY: 'EUR' }).pricing;
+    expect(pricing.file).toBe(path);
+    expect(pricing.currency).toBe('EUR');
+    expect(pricing.filePrices.get('gpt-4o*')).toEqual({
+      inputPerMillionTokens: 2.5,
+      outputPerMillionTokens: 10,
+      cachedInputPerMillionTokens: null,
+    });
+  });
+
+  it('reports bad values, one line each, naming the file entry', () => {
+    const path = pricesFile(JSON.stringify({ 'gpt-4o': { inputPerMillionTokens: 'cheap', outputPerMillionTokens: 10 } }));
+    const found = problems({
+      ...LITELLM,
+      MODEL_PRICES_FILE: path,
+      PRICE_CURRENCY: 'dollars',
+      UPSTREAM_PRICES: 'openrouter',
+      CLIENT_DAILY_SPEND: '-1',
+    });
+    expect(found).toHaveLength(4);
+    expect(found.join('\n')).toContain(`MODEL_PRICES_FILE ${path}: gpt-4o.inputPerMillionTokens`);
+    expect(found.join('\n')).toMatch(/PRICE_CURRENCY must be a three-letter currency code/);
+    expect(found.join('\n')).toMatch(/UPSTREAM_PRICES must be litellm or none/);
+    expect(found.join('\n')).toMatch(/CLIENT_DAILY_SPEND must be an amount/);
+  });
+
+  it('CLIENT_DAILY_SPEND is the default spend limit of every client', () => {
+    expect(ok({ ...LITELLM, CLIENT_DAILY_SPEND: '2.50' }).security.defaultLimits.dailySpend).toBe(2.5);
+    expect(ok(LITELLM).security.defaultLimits.dailySpend).toBeNull();
   });
 });

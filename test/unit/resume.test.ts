@@ -58,7 +58,7 @@ describe('events in the shared log', () => {
   });
 
   it('round-trips a terminal error as its data: name, message and fields', () => {
-    const [field, value] = encodeEvent(new RateLimitError('Too many requests.', ErrorSource.SERVICE, 12));
+    const [field, value] = encodeEvent(new RateLimitError('Too many requests.', ErrorSource.SERVICE, 12, 'TOKENS'));
     expect(field).toBe('e');
     expect(decodeEvent(field, value)).toEqual({
       name: 'RateLimitError',
@@ -66,6 +66,7 @@ describe('events in the shared log', () => {
       source: 'SERVICE',
       retryable: true,
       retryAfterSeconds: 12,
+      limit: 'TOKENS',
     });
     expect(decodeEvent(...encodeEvent(stoppedError()))).toMatchObject({
       name: 'UpstreamUnavailableError',

@@ -380,3 +380,33 @@ describe('translateMessage', () => {
     ]);
   });
 });
+
+describe('translateMessage: reasoning that round-trips', () => {
+  it('sends thinking blocks and reasoning content back exactly as received, only the fields that were set', () => {
+    expect(
+      translateMessage({
+        assistant: {
+          content: null,
+          reasoningContent: 'Let me think',
+          thinkingBlocks: [
+            { type: 'thinking', thinking: 'Let me think', signature: 'EqSig', data: null },
+            { type: 'redacted_thinking', data: 'opaque' },
+          ],
+          toolCalls: [{ id: 'call_1', function: { name: 'f', arguments: '{}' } }],
+        },
+      }),
+    ).toStrictEqual({
+      role: 'assistant',
+      reasoning_content: 'Let me think',
+      thinking_blocks: [
+        { type: 'thinking', thinking: 'Let me think', signature: 'EqSig' },
+        { type: 'redacted_thinking', data: 'opaque' },
+      ],
+      tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+    });
+  });
+
+  it('sends n', () => {
+    expect(translateChatInput(input({ n: 3 }), false).n).toBe(3);
+  });
+});

@@ -16,6 +16,10 @@ export const ErrorFieldsFragment = graphql(`
     }
     ... on RateLimitError {
       retryAfterSeconds
+      limit
+    }
+    ... on ContentBlockedError {
+      guardrail
     }
     ... on UpstreamUnavailableError {
       status
@@ -30,6 +34,7 @@ export const CompletionFieldsFragment = graphql(`
     model
     created
     systemFingerprint
+    upstreamRequestId
     choices {
       index
       finishReason
@@ -37,6 +42,12 @@ export const CompletionFieldsFragment = graphql(`
         content
         refusal
         reasoningContent
+        thinkingBlocks {
+          type
+          thinking
+          signature
+          data
+        }
         toolCalls {
           id
           function {
@@ -68,6 +79,11 @@ export const CompletionFieldsFragment = graphql(`
       completionTokensDetails {
         reasoningTokens
       }
+      cost {
+        amount
+        currency
+        source
+      }
     }
   }
 `);
@@ -96,6 +112,12 @@ export const ChatCompletionStreamSubscription = graphql(`
             content
             refusal
             reasoningContent
+            thinkingBlocks {
+              type
+              thinking
+              signature
+              data
+            }
             toolCalls {
               index
               id
@@ -116,6 +138,11 @@ export const ChatCompletionStreamSubscription = graphql(`
           promptTokens
           completionTokens
           totalTokens
+          cost {
+            amount
+            currency
+            source
+          }
         }
       }
       ...CompletionFields
@@ -134,6 +161,12 @@ export const ModelsQuery = graphql(`
           ownedBy
           created
           unavailableUntil
+          pricing {
+            inputPerMillionTokens
+            outputPerMillionTokens
+            cachedInputPerMillionTokens
+            currency
+          }
         }
       }
       ...ErrorFields
@@ -171,8 +204,19 @@ export const ViewerQuery = graphql(`
             remaining
             resetsAt
           }
+          dailySpend {
+            limit
+            remaining
+            currency
+            resetsAt
+          }
           maxTokens
           maxConnections
+        }
+        spentToday {
+          amount
+          currency
+          source
         }
       }
       ...ErrorFields

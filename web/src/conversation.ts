@@ -2,7 +2,7 @@
  * The conversation as the API wants it: every earlier turn is sent again, as a user message and
  * the assistant's answer, because chat completions are stateless. No DOM here.
  */
-import type { ChatCompletionInput, ChatMessageInput, ContentPartInput, ToolInput } from './gql/graphql.js';
+import type { ChatCompletionInput, ChatMessageInput, ContentPartInput, ThinkingBlockInput, ToolInput } from './gql/graphql.js';
 
 export interface UserTurn {
   text: string;
@@ -22,6 +22,17 @@ export interface PastTurn {
   user: UserTurn;
   answer: string;
   toolCalls: readonly ToolCallRecord[];
+  /** The answer's reasoning and thinking blocks, sent back exactly as received (Anthropic models want them with tool calls). */
+  reasoningContent?: string | null;
+  thinkingBlocks?: readonly ThinkingBlockInput[] | null;
+}
+
+/** The reasoning fields of an assistant message in the history: only those the answer had. */
+function reasoningOf(turn: PastTurn): { reasoningContent?: string; thinkingBlocks?: ThinkingBlockInput[] } {
+  return {
+    ...(turn.reasoningContent ? { reasoningContent: turn.reasoningContent } : {}),
+    ...(turn.thinkingBlocks && turn.thinkingBlocks.length > 0 ? { thinkingBlocks: [...turn.thinkingBlocks] } : {}),
+  };
 }
 
 export interface Settings {
@@ -69,11 +80,12 @@ export function buildMessages(system: string, history: readonly PastTurn[], next
         assistant: {
           content: turn.answer || null,
           toolCalls: turn.toolCalls.map((call) => ({ id: call.id, function: { name: call.name, arguments: call.arguments } })),
+          ...reasoningOf(turn),
         },
       });
       for (const call of turn.toolCalls) messages.push({ tool: { toolCallId: call.id, content: TOOL_NOT_RUN } });
     } else if (turn.answer) {
-      messages.push({ assistant: { content: turn.answer } });
+      messages.push({ assistant: { content: turn.answer, ...reasoningOf(turn) } });
     }
   }
   messages.push(userMessage(next));

@@ -350,7 +350,15 @@ function stream(entry: Entry): void {
         }));
         view.renderToolCalls(toolCalls, true);
         view.finish(choice?.finishReason ?? null, event.usage);
-        entry.past = { user: view.user, answer: choice?.message.content ?? view.answerSoFar, toolCalls };
+        entry.past = {
+          user: view.user,
+          answer: choice?.message.content ?? view.answerSoFar,
+          toolCalls,
+          reasoningContent: choice?.message.reasoningContent ?? null,
+          // Exactly as received: the upstream checks their signatures.
+          thinkingBlocks:
+            choice?.message.thinkingBlocks?.map(({ type, thinking, signature, data }) => ({ type, thinking, signature, data })) ?? null,
+        };
         end();
         // What is left of the limits, after what this answer used.
         if (authMode !== null && authMode !== 'NONE') void loadViewer();

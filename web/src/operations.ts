@@ -98,6 +98,13 @@ export const ChatStreamSubscription = graphql(`
           message {
             content
             refusal
+            reasoningContent
+            thinkingBlocks {
+              type
+              thinking
+              signature
+              data
+            }
             toolCalls {
               id
               function {
