@@ -188,7 +188,12 @@ export async function resumePhase(ctx: PhaseContext, shapes: { burst: BenchShape
   const latencyTrials = ctx.quick ? 3 : 10;
   const paced = await ctx.startService('paced');
   const local = await resumeLatency(ctx, paced, paced, latencyTrials);
-  ctx.figure({ label: 'Resume to its first replayed chunk, same replica (memory)', unit: 'ms', chatql: round(median(local), 2), pass: null });
+  ctx.figure({
+    label: 'Resume to its first replayed chunk, same replica (memory)',
+    unit: 'ms',
+    chatql: round(median(local), 2),
+    pass: null,
+  });
   await paced.child.stop();
   if (redisUrl) {
     const [a, b] = await Promise.all([
@@ -196,7 +201,12 @@ export async function resumePhase(ctx: PhaseContext, shapes: { burst: BenchShape
       ctx.startService('paced', { REDIS_URL: redisUrl }),
     ]);
     const remote = await resumeLatency(ctx, a, b, latencyTrials);
-    ctx.figure({ label: 'Resume to its first replayed chunk, another replica (Redis)', unit: 'ms', chatql: round(median(remote), 2), pass: null });
+    ctx.figure({
+      label: 'Resume to its first replayed chunk, another replica (Redis)',
+      unit: 'ms',
+      chatql: round(median(remote), 2),
+      pass: null,
+    });
   }
   const broken = [...inMemory.broken, ...(onRedis?.broken ?? [])];
   ctx.figure({
