@@ -37,11 +37,12 @@ const config: CodegenConfig = {
   importExtension: '.js',
   generates: {
     'test/gql/': { ...trustedClientPreset, documents: ['test/**/*.ts', '!test/gql/**'] },
-    'web/src/gql/': { ...trustedClientPreset, documents: ['web/src/**/*.ts', '!web/src/gql/**'] },
+    'web/src/gql/': { ...trustedClientPreset, documents: ['web/src/**/*.{ts,tsx}', '!web/src/gql/**'] },
     'examples/gql/': { ...clientPreset, documents: ['examples/**/*.ts', '!examples/gql/**'] },
     // Which concrete types each union and interface (`Error`) stands for: a normalising cache
     // needs it to match `... on Error` against a `RateLimitError`. Apollo's `possibleTypes`...
     'examples/gql/possible-types.ts': { plugins: ['fragment-matcher'], config: { useExplicitTyping: true } },
+    'web/src/gql/possible-types.ts': { plugins: ['fragment-matcher'], config: { useExplicitTyping: true } },
     // ...and Graphcache's `schema` (a minified introspection), which also tells it to skip the
     // fragments of the other union members when it writes a result.
     'examples/gql/introspection.ts': { plugins: ['urql-introspection'], config: { module: 'es2015', useTypeImports: true } },

@@ -18,6 +18,8 @@ export default defineConfig({
     outDir: fileURLToPath(new URL('../dist/web', import.meta.url)),
     emptyOutDir: true,
     reportCompressedSize: false,
+    // The page has its own budget, checked by test/browser/bundle.e2e.ts (gzipped, all chunks).
+    chunkSizeWarningLimit: 1024,
   },
   server: {
     proxy: { '/graphql': { target: 'http://127.0.0.1:4000', ws: true } },

@@ -25,10 +25,11 @@ describe.skipIf(browserMissing)('the chat page', { timeout: 30_000 }, () => {
   let fast: TestService;
 
   beforeAll(async () => {
+    // Prices from the mock's GET /model/info, as `npm start` reads them.
     slowMock = await startMock({ wordDelayMs: 40 });
-    slow = await startService(slowMock);
+    slow = await startService(slowMock, { UPSTREAM_PRICES: 'litellm' });
     fastMock = await startMock({ wordDelayMs: 2 });
-    fast = await startService(fastMock);
+    fast = await startService(fastMock, { UPSTREAM_PRICES: 'litellm' });
     browser = await launchBrowser();
   });
 
@@ -46,6 +47,9 @@ describe.skipIf(browserMissing)('the chat page', { timeout: 30_000 }, () => {
 
   async function openChat(service: TestService, viewport?: { width: number; height: number }): Promise<Page> {
     const page = await browser.newPage(viewport);
+    // The page reopens the conversation of the last visit (kept in this profile's IndexedDB): each
+    // test starts a chat of its own.
+    await page.addInitScript(() => localStorage.removeItem('chatql.conversation'));
     await page.goto(`${service.url}/`);
     await page.locator('#model:enabled').waitFor({ state: 'attached' });
     return page;
@@ -88,8 +92,13 @@ describe.skipIf(browserMissing)('the chat page', { timeout: 30_000 }, () => {
     // The models query filled the picker; the first working model is selected, the mock's failure
     // models are offered too.
     expect(await page.getByLabel('Model', { exact: true }).inputValue()).toBe('chatql-mock');
-    const options = await page.locator('#model option').allTextContents();
+    const options = await page.locator('#model option').evaluateAll((list) => list.map((option) => (option as HTMLOptionElement).value));
     expect(options).toEqual(expect.arrayContaining(['chatql-mock', 'chatql-mock-reasoning', 'fail-429', 'fail-500']));
+    // Models meant for tests and benchmarks are not offered; each model shows its prices.
+    expect(options).not.toContain('chatql-mock-bench');
+    expect(options).not.toContain('chatql-mock-long');
+    expect(await page.locator('#model option[value="chatql-mock"]').textContent()).toBe('chatql-mock · $0.15 / $0.60 per 1M tokens');
+    expect(await page.locator('#model-info').textContent()).toBe('$0.15 in, $0.60 out, $0.075 cached per million tokens.');
 
     const states = await recordAnswerStates(page);
     const text = 'Stream this to me, please';
@@ -111,7 +120,9 @@ describe.skipIf(browserMissing)('the chat page', { timeout: 30_000 }, () => {
     expect(new Set(intermediate.map((state) => state.length)).size).toBe(intermediate.length);
     expect(seen.at(-1)).toBe(expected);
 
-    expect(await statusOf(page).textContent()).toMatch(/^Done · finish reason: stop · tokens: \d+ prompt \+ \d+ completion$/);
+    expect(await statusOf(page).textContent()).toMatch(
+      /^Done · finish reason: stop · tokens: \d+ prompt \+ \d+ completion · cost: \$0\.\d{6}$/,
+    );
     expect(await page.locator('#log').getAttribute('aria-busy')).toBe('false');
     expect(await button(page, 'Send').isEnabled()).toBe(true);
     expect(await button(page, 'Stop').isDisabled()).toBe(true);
@@ -291,7 +302,7 @@ describe.skipIf(browserMissing)('the chat page', { timeout: 30_000 }, () => {
     await send(page, 'What is in this image?');
     await turnEnded(page);
     expect(await answerOf(page).textContent()).toContain('(with 1 image)');
-    expect(await lastTurn(page).getByRole('img', { name: 'Attached image' }).getAttribute('src')).toBe(
+    expect(await lastTurn(page).getByRole('img', { name: 'Your attachment' }).getAttribute('src')).toBe(
       `data:image/png;base64,${PNG.toString('base64')}`,
     );
     expect(await page.locator('#attachment').isHidden()).toBe(true);
@@ -309,29 +320,56 @@ describe.skipIf(browserMissing)('the chat page', { timeout: 30_000 }, () => {
     expect(await page.locator('#attachment-error').textContent()).toContain('is not an image');
   });
 
-  it('shows a tool call with its name and pretty-printed arguments, and answers it in the history', async () => {
+  it('runs the whole tool loop: the demo get_weather answers, its result goes back, the follow-up streams; "And in Rome?" gets Rome', async () => {
     const page = await openChat(fast);
     await page.getByLabel('Offer the model a get_weather tool').check();
-    await send(page, 'Weather in Paris?');
-    await turnEnded(page);
+    await send(page, 'What is the weather in Paris?');
+    const followUp = lastTurn(page).locator('.message.assistant').nth(1);
+    await followUp.locator('.turn-status', { hasText: 'finish reason: stop' }).waitFor({ timeout: 20_000 });
     const call = lastTurn(page).locator('.tool-call');
     expect(await call.locator('.tool-name').textContent()).toBe('get_weather');
-    const shown = (await call.locator('pre').textContent()) ?? '';
-    const sent = bodyOf(lastChatRequest(fastMock));
-    expect(sent.tools).toMatchObject([{ type: 'function', function: { name: 'get_weather' } }]);
-    expect(shown).toContain('\n  "city": ');
+    const shown = (await call.locator('pre.tool-arguments').textContent()) ?? '';
+    expect(JSON.parse(shown)).toEqual({ city: 'Paris' });
     expect(shown).toBe(JSON.stringify(JSON.parse(shown), null, 2));
-    expect(await statusOf(page).textContent()).toMatch(/^The model called a tool · finish reason: tool_calls · tokens: /);
-
-    await page.getByLabel('Offer the model a get_weather tool').uncheck();
-    await send(page, 'Thanks');
-    await turnEnded(page);
+    expect(await call.locator('.tool-result-label').textContent()).toContain('demo data');
+    const result = JSON.parse((await call.locator('.tool-result pre').textContent()) ?? '{}') as { city: string; temperatureC: number };
+    expect(result.city).toBe('Paris');
+    expect(await lastTurn(page).locator('.message.assistant').first().locator('.turn-status').textContent()).toMatch(
+      /^The model called a tool · finish reason: tool_calls · tokens: /,
+    );
+    // The follow-up request carried the call and its result; the answer quotes the result.
     const messages = bodyOf(lastChatRequest(fastMock)).messages;
-    expect(messages.map((message) => message.role)).toEqual(['user', 'assistant', 'tool', 'user']);
+    expect(messages.map((message) => message.role)).toEqual(['user', 'assistant', 'tool']);
     const toolCalls = messages[1]?.tool_calls as Array<{ id: string; function: { name: string; arguments: string } }>;
-    expect(toolCalls[0]?.function.name).toBe('get_weather');
-    expect(JSON.parse(toolCalls[0]!.function.arguments)).toEqual(JSON.parse(shown));
+    expect(JSON.parse(toolCalls[0]!.function.arguments)).toEqual({ city: 'Paris' });
     expect(messages[2]).toMatchObject({ role: 'tool', tool_call_id: toolCalls[0]?.id });
+    expect(JSON.parse(String(messages[2]?.content))).toMatchObject({ city: 'Paris', temperatureC: result.temperatureC });
+    expect(await followUp.locator('.answer').textContent()).toContain('The tool returned:');
+
+    await send(page, 'And in Rome?');
+    const rome = lastTurn(page).locator('.message.assistant').nth(1);
+    await rome.locator('.turn-status', { hasText: 'finish reason: stop' }).waitFor({ timeout: 20_000 });
+    expect(JSON.parse((await lastTurn(page).locator('pre.tool-arguments').textContent()) ?? '{}')).toEqual({ city: 'Rome' });
+    expect(await rome.locator('.answer').textContent()).toContain('Rome');
+
+    // Typed by the person instead: the page waits for the result, then sends it.
+    await page.getByLabel('Type tool results myself').check();
+    await send(page, 'Weather in Oslo?');
+    const field = lastTurn(page).getByLabel('Result of get_weather');
+    await field.waitFor({ timeout: 20_000 });
+    const before = chatRequests(fastMock).length;
+    await field.fill('{"temperatureC": -3, "conditions": "snow"}');
+    await button(page, 'Send result').click();
+    await lastTurn(page)
+      .locator('.message.assistant')
+      .nth(1)
+      .locator('.turn-status', { hasText: 'finish reason: stop' })
+      .waitFor({ timeout: 20_000 });
+    expect(chatRequests(fastMock).length).toBe(before + 1);
+    const typed = bodyOf(lastChatRequest(fastMock)).messages.at(-1);
+    expect(typed).toMatchObject({ role: 'tool', content: '{"temperatureC": -3, "conditions": "snow"}' });
+    expect(await lastTurn(page).locator('.tool-result-label').textContent()).toContain('typed by you');
+    expect(browser.problems).toEqual([]);
   });
 
   it('says the upstream could not list its models when OPENAI_BASE_URL lacks /v1 (not that a model is missing)', async () => {

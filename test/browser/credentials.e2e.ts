@@ -133,10 +133,13 @@ describe.skipIf(browserMissing)('the chat page with AUTH_MODE=api-key', { timeou
 
     // The same wrong key over graphql-ws: the service closes the connection with 4403. (The model
     // list is faked so that Send is enabled.)
-    const modelsQuery = (url: URL) => url.pathname === '/graphql' && url.searchParams.get('operationName') === 'Models';
-    await page.route(modelsQuery, (route) =>
-      route.fulfill({ json: { data: { models: { __typename: 'ModelList', models: [{ id: 'chatql-mock' }] } } } }),
-    );
+    const modelsQuery = '**/graphql';
+    await page.route(modelsQuery, (route) => {
+      const body = route.request().postDataJSON() as { operationName?: string } | null;
+      if (body?.operationName !== 'Models') return route.continue();
+      const model = { __typename: 'Model', id: 'chatql-mock', unavailableUntil: null, pricing: null };
+      return route.fulfill({ json: { data: { models: { __typename: 'ModelList', models: [model] } } } });
+    });
     await button(page, 'Save').click();
     await page.locator('#model:enabled').waitFor({ state: 'attached' });
     const before = chatRequests().length;

@@ -212,6 +212,16 @@ describe.skipIf(!REDIS_SERVER)(`spend shared by replicas through Redis${REDIS_SE
     const file = writeKeysFile([{ id: 'shared', keySha256: sha256Hex(key), limits: { dailySpend: 0.001 } }]);
     const env = { AUTH_MODE: 'api-key', CLIENT_KEYS_FILE: file, UPSTREAM_PRICES: 'litellm', REDIS_URL: redis.url };
     const [one, two] = [await startWarmService(mock, env), await startWarmService(mock, env)];
+    // Until its connection is up, a replica counts in its own memory: wait for both.
+    for (const replica of [one, two]) {
+      const redisUp = async () =>
+        ((await (await fetch(`${replica.url}/readyz`)).json()) as { limits: { redis?: string } }).limits.redis === 'up';
+      const deadline = performance.now() + 10_000;
+      while (!(await redisUp())) {
+        if (performance.now() > deadline) throw new Error('redis did not come up');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
     const cost = costOf(await ask(one, key, input()));
     expect((await spentReaches(two, key, cost)).spentToday.amount).toBeCloseTo(cost, 12);
     const calls = chatCalls(mock).length;

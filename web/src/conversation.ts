@@ -1,8 +1,20 @@
 /**
- * The conversation as the API wants it: every earlier turn is sent again, as a user message and
- * the assistant's answer, because chat completions are stateless. No DOM here.
+ * A conversation as the page keeps it (in IndexedDB, see store.ts) and as the API wants it: every
+ * earlier turn is sent again, because chat completions are stateless. No DOM here.
+ *
+ * A turn is the person's message and the rounds of the assistant's answer: one round, or, when
+ * the model calls tools, a round that calls them, their results, and the round that follows up.
  */
-import type { ChatCompletionInput, ChatMessageInput, ContentPartInput, ThinkingBlockInput, ToolInput } from './gql/graphql.js';
+import type { Failure } from './failures.js';
+import type {
+  ChatCompletionInput,
+  ChatMessageInput,
+  ContentPartInput,
+  FinishReason,
+  ThinkingBlockInput,
+  ToolInput,
+} from './gql/graphql.js';
+import type { StreamedMessage } from './useChatStream.js';
 
 export interface UserTurn {
   text: string;
@@ -17,22 +29,54 @@ export interface ToolCallRecord {
   arguments: string;
 }
 
-/** A turn that may be sent again as history: finished, or stopped with what had arrived. */
-export interface PastTurn {
-  user: UserTurn;
-  answer: string;
-  toolCalls: readonly ToolCallRecord[];
-  /** The answer's reasoning and thinking blocks, sent back exactly as received (Anthropic models want them with tool calls). */
-  reasoningContent?: string | null;
-  thinkingBlocks?: readonly ThinkingBlockInput[] | null;
+export interface ToolResult {
+  callId: string;
+  content: string;
+  /** `demo`: the page's built-in implementation ran it; `typed`: the person typed it. */
+  source: 'demo' | 'typed';
 }
 
-/** The reasoning fields of an assistant message in the history: only those the answer had. */
-function reasoningOf(turn: PastTurn): { reasoningContent?: string; thinkingBlocks?: ThinkingBlockInput[] } {
-  return {
-    ...(turn.reasoningContent ? { reasoningContent: turn.reasoningContent } : {}),
-    ...(turn.thinkingBlocks && turn.thinkingBlocks.length > 0 ? { thinkingBlocks: [...turn.thinkingBlocks] } : {}),
-  };
+export type RoundStatus =
+  /** Being written; with `key`, resumable after a reload. */
+  | 'streaming'
+  | 'done'
+  | 'stopped'
+  | 'failed'
+  /** The page went away mid-answer and the generation was no longer kept. */
+  | 'interrupted';
+
+/** One answer of the assistant within a turn. */
+export interface Round {
+  status: RoundStatus;
+  message: StreamedMessage;
+  finishReason: FinishReason | null;
+  usage: { promptTokens: number; completionTokens: number; totalTokens: number } | null;
+  cost: { amount: number; currency: string } | null;
+  failure: Failure | null;
+  /** When it failed (ms since the epoch): a rate limit's countdown runs from there. */
+  failedAt?: number;
+  /** The results given back for `message.toolCalls`, by call id. */
+  toolResults: ToolResult[];
+  /** While streaming: what was sent, the resume key and the last chunk's `seq` (what `message` holds). */
+  input?: ChatCompletionInput | null;
+  key?: string | null;
+  lastSeq?: number;
+}
+
+export interface Turn {
+  id: string;
+  user: UserTurn;
+  rounds: Round[];
+}
+
+export interface Conversation {
+  id: string;
+  /** The first words of the first message, until renamed. */
+  title: string;
+  renamed: boolean;
+  createdAt: number;
+  updatedAt: number;
+  turns: Turn[];
 }
 
 export interface Settings {
@@ -43,7 +87,7 @@ export interface Settings {
   offerWeatherTool: boolean;
 }
 
-/** The tool the page can offer, to show what a tool call looks like. */
+/** The tool the page can offer, and run (tools.ts), to show the whole tool loop. */
 export const WEATHER_TOOL: ToolInput = {
   function: {
     name: 'get_weather',
@@ -57,10 +101,36 @@ export const WEATHER_TOOL: ToolInput = {
 };
 
 /**
- * What the history says a tool returned. The page shows tool calls but runs no tools; the API
- * wants every assistant tool call answered by a tool message before the conversation goes on.
+ * What the history says a tool returned when it was given no result (the answer was stopped, or
+ * the person moved on): the API wants every assistant tool call answered before the conversation
+ * goes on.
  */
-export const TOOL_NOT_RUN = JSON.stringify({ error: 'This chat page shows tool calls but does not run tools.' });
+export const TOOL_NOT_RUN = JSON.stringify({ error: 'The tool was not run.' });
+
+/** Titles are cut to this many characters. */
+const TITLE_CHARS = 48;
+
+export function titleOf(user: UserTurn): string {
+  const text = user.text.replace(/\s+/g, ' ').trim();
+  if (!text) return user.imageUrl ? 'Image' : 'New chat';
+  return text.length <= TITLE_CHARS ? text : `${text.slice(0, TITLE_CHARS - 1).trimEnd()}…`;
+}
+
+export function newConversation(id: string, now = Date.now()): Conversation {
+  return { id, title: 'New chat', renamed: false, createdAt: now, updatedAt: now, turns: [] };
+}
+
+export function newRound(): Round {
+  return {
+    status: 'streaming',
+    message: { content: '', reasoning: '', refusal: '', thinkingBlocks: [], toolCalls: [] },
+    finishReason: null,
+    usage: null,
+    cost: null,
+    failure: null,
+    toolResults: [],
+  };
+}
 
 export function userMessage(user: UserTurn): ChatMessageInput {
   if (!user.imageUrl) return { user: { content: user.text } };
@@ -70,32 +140,62 @@ export function userMessage(user: UserTurn): ChatMessageInput {
   return { user: { parts } };
 }
 
-export function buildMessages(system: string, history: readonly PastTurn[], next: UserTurn): ChatMessageInput[] {
-  const messages: ChatMessageInput[] = [];
-  if (system.trim()) messages.push({ system: { content: system } });
-  for (const turn of history) {
-    messages.push(userMessage(turn.user));
-    if (turn.toolCalls.length > 0) {
-      messages.push({
-        assistant: {
-          content: turn.answer || null,
-          toolCalls: turn.toolCalls.map((call) => ({ id: call.id, function: { name: call.name, arguments: call.arguments } })),
-          ...reasoningOf(turn),
-        },
-      });
-      for (const call of turn.toolCalls) messages.push({ tool: { toolCallId: call.id, content: TOOL_NOT_RUN } });
-    } else if (turn.answer) {
-      messages.push({ assistant: { content: turn.answer, ...reasoningOf(turn) } });
-    }
+/** The reasoning fields of an answer, exactly as received: only those it had (Anthropic models want them with tool calls). */
+function reasoningOf(message: StreamedMessage): { reasoningContent?: string; thinkingBlocks?: ThinkingBlockInput[] } {
+  return {
+    ...(message.reasoning ? { reasoningContent: message.reasoning } : {}),
+    ...(message.thinkingBlocks.length > 0
+      ? { thinkingBlocks: message.thinkingBlocks.map(({ type, thinking, signature, data }) => ({ type, thinking, signature, data })) }
+      : {}),
+  };
+}
+
+/** Whether a round goes into the history: it has something, and it was not a failure. */
+function counts(round: Round): boolean {
+  return round.status !== 'failed' && round.status !== 'streaming' && (round.message.content !== '' || round.message.toolCalls.length > 0);
+}
+
+/** A round as history: the assistant's message, then a tool message for each of its calls. */
+function roundMessages(round: Round): ChatMessageInput[] {
+  const { message } = round;
+  if (message.toolCalls.length === 0) return [{ assistant: { content: message.content, ...reasoningOf(message) } }];
+  const messages: ChatMessageInput[] = [
+    {
+      assistant: {
+        content: message.content || null,
+        toolCalls: message.toolCalls.map((call) => ({ id: call.id, function: { name: call.name, arguments: call.arguments } })),
+        ...reasoningOf(message),
+      },
+    },
+  ];
+  for (const call of message.toolCalls) {
+    const result = round.toolResults.find((candidate) => candidate.callId === call.id);
+    messages.push({ tool: { toolCallId: call.id, content: result?.content ?? TOOL_NOT_RUN } });
   }
-  messages.push(userMessage(next));
   return messages;
 }
 
-export function buildInput(settings: Settings, history: readonly PastTurn[], next: UserTurn): ChatCompletionInput {
+/**
+ * The messages for round `roundIndex` of turn `turnIndex`: the system prompt, every earlier turn
+ * whole, then this turn's message and its rounds before this one.
+ */
+export function buildMessages(system: string, turns: readonly Turn[], turnIndex: number, roundIndex: number): ChatMessageInput[] {
+  const messages: ChatMessageInput[] = [];
+  if (system.trim()) messages.push({ system: { content: system } });
+  turns.slice(0, turnIndex + 1).forEach((turn, index) => {
+    const rounds = index === turnIndex ? turn.rounds.slice(0, roundIndex) : turn.rounds;
+    // A failed turn is no history; one stopped before any text is its question alone.
+    if (index !== turnIndex && turn.rounds.length > 0 && turn.rounds.every((round) => round.status === 'failed')) return;
+    messages.push(userMessage(turn.user));
+    for (const round of rounds) if (counts(round)) messages.push(...roundMessages(round));
+  });
+  return messages;
+}
+
+export function buildInput(settings: Settings, turns: readonly Turn[], turnIndex: number, roundIndex: number): ChatCompletionInput {
   return {
     model: settings.model,
-    messages: buildMessages(settings.system, history, next),
+    messages: buildMessages(settings.system, turns, turnIndex, roundIndex),
     // Left out (null) means "the upstream's default": nothing is sent upstream for it.
     temperature: settings.temperature,
     maxTokens: settings.maxTokens,
@@ -110,4 +210,21 @@ export function prettyArguments(json: string): string {
   } catch {
     return json;
   }
+}
+
+/** Tokens and cost of a whole conversation, where known. */
+export function totalsOf(conversation: Conversation): { tokens: number; cost: { amount: number; currency: string } | null } {
+  let tokens = 0;
+  let amount = 0;
+  let currency: string | null = null;
+  for (const turn of conversation.turns) {
+    for (const round of turn.rounds) {
+      tokens += round.usage?.totalTokens ?? 0;
+      if (round.cost) {
+        amount += round.cost.amount;
+        currency = round.cost.currency;
+      }
+    }
+  }
+  return { tokens, cost: currency === null ? null : { amount, currency } };
 }

@@ -1,11 +1,11 @@
 /**
  * Every typed error, as a message a person can act on. No DOM here.
  */
-import type { CombinedError } from '@urql/core';
+import { CombinedGraphQLErrors } from '@apollo/client/errors';
 
 import type { ChatErrorFragment } from './gql/graphql.js';
 
-/** A graphql-ws connection the service closed with 4403; `message` is its close reason (client.ts). */
+/** A graphql-ws connection the service closed with 4403; `message` is its close reason (apollo.ts). */
 export class CredentialRefusedError extends Error {
   override readonly name = 'CredentialRefusedError';
 }
@@ -79,10 +79,25 @@ export function describeFailure(error: ChatError, credential: CredentialState = 
       return { title: 'Rate limited', advice: 'Too many requests for now: try again in a moment.', message, action: { kind: 'retry' } };
     }
     case 'BudgetExceededError':
+      return error.source === 'SERVICE'
+        ? {
+            title: 'Budget exhausted',
+            advice:
+              "This client's daily budget on this service is used up; it renews at midnight UTC. Retrying will not help: contact the operator of this service for more.",
+            message,
+            action: { kind: 'none' },
+          }
+        : {
+            title: 'Budget exhausted',
+            advice:
+              "The spending budget of this service's upstream key is used up. Retrying will not help: contact the operator of this service.",
+            message,
+            action: { kind: 'none' },
+          };
+    case 'ContentBlockedError':
       return {
-        title: 'Budget exhausted',
-        advice:
-          "The spending budget of this service's upstream key is used up. Retrying will not help: contact the operator of this service.",
+        title: 'Blocked by a content policy',
+        advice: `${error.guardrail ? `The guardrail “${error.guardrail}”` : 'A guardrail or content filter'} refused this request before the model answered. Sending the same words again will not help: rephrase it.`,
         message,
         action: { kind: 'none' },
       };
@@ -125,6 +140,15 @@ export function describeFailure(error: ChatError, credential: CredentialState = 
         action: { kind: 'retry' },
       };
     case 'UpstreamUnavailableError':
+      // A model whose circuit breaker is open: answered at once until its next probe.
+      if (error.retryAfterSeconds != null && error.retryAfterSeconds > 0) {
+        return {
+          title: 'The model is cooling down',
+          advice: 'It kept failing upstream, so ChatQL is giving it a rest before it tries it again.',
+          message,
+          action: { kind: 'wait', seconds: Math.ceil(error.retryAfterSeconds) },
+        };
+      }
       return {
         title: 'The upstream is down',
         advice: `The model's server failed${error.status ? ` (HTTP ${error.status})` : ''}. Retry in a moment.`,
@@ -155,11 +179,11 @@ export function describeModelsFailure(error: ChatError, credential: CredentialSt
 }
 
 /** A failure outside the result union: the request never reached the API, or GraphQL rejected it. */
-export function describeTransportFailure(error: CombinedError, credential: CredentialState = NO_CREDENTIAL): Failure {
+export function describeTransportFailure(error: unknown, credential: CredentialState = NO_CREDENTIAL): Failure {
   // graphql-ws closed the connection with 4403: no, bad or expired credential.
-  if (error.networkError instanceof CredentialRefusedError) return credentialFailure(credential, error.networkError.message);
-  if (error.graphQLErrors.length > 0) {
-    return { title: 'Request rejected', advice: error.graphQLErrors.map((e) => e.message).join(' '), action: { kind: 'none' } };
+  if (error instanceof CredentialRefusedError) return credentialFailure(credential, error.message);
+  if (CombinedGraphQLErrors.is(error) && error.errors.length > 0) {
+    return { title: 'Request rejected', advice: error.errors.map((e) => e.message).join(' '), action: { kind: 'none' } };
   }
   return {
     title: 'Connection lost',

@@ -1,8 +1,10 @@
 /**
  * The page's GraphQL documents. `npm run codegen` turns each `graphql()` call into a typed
- * document in ./gql/, so results and variables are typed end to end.
+ * document in ./gql/, so results and variables are typed end to end, and writes their trusted
+ * ids; `registerDocuments` below lets the client send them by id.
  */
 import { graphql } from './gql/index.js';
+import { registerDocuments } from './trusted-documents.js';
 
 /**
  * Every failure is a member of the result union implementing `Error`: `... on Error` catches
@@ -16,6 +18,7 @@ export const ChatErrorFragment = graphql(`
     source
     ... on RateLimitError {
       retryAfterSeconds
+      limit
     }
     ... on InvalidRequestError {
       param
@@ -23,6 +26,10 @@ export const ChatErrorFragment = graphql(`
     }
     ... on UpstreamUnavailableError {
       status
+      retryAfterSeconds
+    }
+    ... on ContentBlockedError {
+      guardrail
     }
   }
 `);
@@ -34,6 +41,13 @@ export const ModelsQuery = graphql(`
       ... on ModelList {
         models {
           id
+          unavailableUntil
+          pricing {
+            inputPerMillionTokens
+            outputPerMillionTokens
+            cachedInputPerMillionTokens
+            currency
+          }
         }
       }
       ...ChatError
@@ -62,6 +76,15 @@ export const ViewerQuery = graphql(`
             limit
             remaining
           }
+          dailySpend {
+            limit
+            remaining
+            currency
+          }
+        }
+        spentToday {
+          amount
+          currency
         }
       }
       ...ChatError
@@ -69,17 +92,25 @@ export const ViewerQuery = graphql(`
   }
 `);
 
+/** One answer, streamed: with `resume`, it survives a dropped connection or a reload. */
 export const ChatStreamSubscription = graphql(`
-  subscription ChatStream($input: ChatCompletionInput!) {
-    chatCompletionStream(input: $input) {
+  subscription ChatStream($input: ChatCompletionInput!, $resume: StreamResumeInput) {
+    chatCompletionStream(input: $input, resume: $resume) {
       __typename
       ... on ChatCompletionChunk {
+        seq
         choices {
           index
           delta {
             content
             reasoningContent
             refusal
+            thinkingBlocks {
+              type
+              thinking
+              signature
+              data
+            }
             toolCalls {
               index
               id
@@ -90,8 +121,19 @@ export const ChatStreamSubscription = graphql(`
             }
           }
         }
+        usage {
+          promptTokens
+          completionTokens
+          totalTokens
+          cost {
+            amount
+            currency
+            source
+          }
+        }
       }
       ... on ChatCompletion {
+        upstreamRequestId
         choices {
           index
           finishReason
@@ -117,9 +159,17 @@ export const ChatStreamSubscription = graphql(`
         usage {
           promptTokens
           completionTokens
+          totalTokens
+          cost {
+            amount
+            currency
+            source
+          }
         }
       }
       ...ChatError
     }
   }
 `);
+
+registerDocuments(ModelsQuery, ViewerQuery, ChatStreamSubscription);

@@ -10,11 +10,22 @@
  * same `"sha256:<hex>"` key it writes to `gql/persisted-documents.json`. No list to keep up to
  * date: `npm run codegen` regenerates both together. An operation without a hash goes as text.
  */
-import type { ExecutionResult, SubscriptionForwarder, SubscriptionOperation } from '@urql/core';
+import type { ExecutionResult, FormattedExecutionResult } from 'graphql';
 import type { Client as WsClient } from 'graphql-ws';
 
-/** What urql's subscriptionExchange subscribes with: next, error and complete callbacks. */
-type Sink = Parameters<ReturnType<SubscriptionForwarder>['subscribe']>[0];
+/** One subscription's callbacks. */
+export interface Sink {
+  next(result: FormattedExecutionResult): void;
+  error(error: unknown): void;
+  complete(): void;
+}
+
+/** A subscription as it goes over graphql-ws: the document's text, its variables and name. */
+export interface SubscriptionRequest {
+  query: string;
+  variables?: Record<string, unknown> | undefined;
+  operationName?: string | undefined;
+}
 
 /** The error code of a service without trusted documents for a request by id alone (src/plugins/persisted.ts). */
 const NOT_SUPPORTED = 'PERSISTED_QUERY_NOT_SUPPORTED';
@@ -23,6 +34,28 @@ const NOT_SUPPORTED = 'PERSISTED_QUERY_NOT_SUPPORTED';
 export function documentIdOf(document: unknown): string | null {
   const hash = (document as { __meta__?: { hash?: unknown } } | null)?.__meta__?.hash;
   return typeof hash === 'string' && hash !== '' ? hash : null;
+}
+
+/**
+ * The page's documents by operation name. Apollo rewrites a document before it reaches the link
+ * (its cache adds `__typename`), which drops the id codegen embedded; the operation's name, which
+ * codegen keeps unique, finds it again.
+ */
+const idsByOperation = new Map<string, string>();
+
+/** Registers generated documents, so that their operations go by id. */
+export function registerDocuments(...documents: unknown[]): void {
+  for (const document of documents) {
+    const id = documentIdOf(document);
+    const definitions = (document as { definitions?: Array<{ kind?: string; name?: { value?: string } }> }).definitions ?? [];
+    const name = definitions.find((definition) => definition.kind === 'OperationDefinition')?.name?.value;
+    if (id !== null && name) idsByOperation.set(name, id);
+  }
+}
+
+/** The trusted-document id of a registered operation, or null (it goes as text). */
+export function documentIdForOperation(operationName: string): string | null {
+  return idsByOperation.get(operationName) ?? null;
 }
 
 /** True when GraphQL errors include the service's "no trusted documents here" refusal. */
@@ -46,16 +79,16 @@ export class DocumentMode {
   }
 
   /** The service has no trusted documents: text from now on. */
-  useText(): void {
+  switchToText(): void {
     this.#byId = false;
   }
 
   /**
-   * The `fetch` for one HTTP operation (urql's `context.fetch`): urql builds the request as usual,
-   * with the text as `query` (a POST's JSON body, or a GET's `?query=`); this sends it with
-   * `documentId` in place of `query` (operationName, variables and extensions unchanged). If the
-   * answer is the `PERSISTED_QUERY_NOT_SUPPORTED` refusal, it switches to text and returns the
-   * answer to urql's own request instead, so urql never sees the refused try.
+   * The `fetch` for one HTTP operation: the GraphQL client builds the request as usual, with the
+   * text as `query` (a POST's JSON body, or a GET's `?query=`); this sends it with `documentId` in
+   * place of `query` (operationName, variables and extensions unchanged). If the answer is the
+   * `PERSISTED_QUERY_NOT_SUPPORTED` refusal, it switches to text and returns the answer to the
+   * client's own request instead, so the client never sees the refused try.
    */
   fetchFor(documentId: string): typeof fetch {
     return async (input, init) => {
@@ -63,7 +96,7 @@ export class DocumentMode {
       if (!byId) return fetch(input, init);
       const response = await fetch(byId.input, byId.init);
       if (!(await isNotSupportedAnswer(response))) return response;
-      this.useText();
+      this.switchToText();
       return fetch(input, init);
     };
   }
@@ -75,8 +108,8 @@ export class DocumentMode {
    * mode), it subscribes again with the text into the same sink. Returns the unsubscribe of
    * whichever subscription is current.
    */
-  subscribe(ws: WsClient, request: SubscriptionOperation, documentId: string | null, sink: Sink): () => void {
-    const text = { ...request, query: request.query ?? '' };
+  subscribe(ws: WsClient, request: SubscriptionRequest, documentId: string | null, sink: Sink): () => void {
+    const text = { ...request };
     let unsubscribe: () => void;
     const start = (byId: boolean) => {
       let answered = false;
@@ -88,7 +121,7 @@ export class DocumentMode {
         },
         error: (error) => {
           if (byId && !answered && refusesIds(error)) {
-            this.useText();
+            this.switchToText();
             start(false);
             return;
           }
@@ -103,7 +136,7 @@ export class DocumentMode {
 }
 
 /**
- * urql's request, sent by id: a JSON POST body without `query` and with `documentId`, or a GET
+ * The client's request, sent by id: a JSON POST body without `query` and with `documentId`, or a GET
  * URL with `?documentId=` instead of `?query=`. Null for anything else (a multipart upload),
  * which then goes as it is.
  */
