@@ -3,6 +3,8 @@
  * `npm run build` (and `npm start`, which builds first): compiles src/ to dist/ with tsc and the
  * chat page to dist/web/ with Vite, each only when its sources changed since the last build, so
  * that a restart with a new environment value starts in about a second. `--force` rebuilds both.
+ * Then it precompresses the page (scripts/precompress.mjs) wherever a file lacks its current `.br`
+ * and `.gz`: after every page build, and once on a page built before precompression existed.
  *
  * Plain JavaScript on purpose: it runs before anything is compiled, and needs nothing but Node.
  */
@@ -10,6 +12,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { precompress } from './precompress.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const force = process.argv.includes('--force');
@@ -30,7 +34,10 @@ function stale(output, sources) {
 
 function run(what, script, args) {
   const started = performance.now();
-  const result = spawnSync(process.execPath, [join(root, script), ...args], { cwd: root, stdio: 'inherit' });
+  // The page is always a production bundle: a NODE_ENV=development (or test) in the environment
+  // would otherwise make Vite bundle React's development build.
+  const env = { ...process.env, NODE_ENV: 'production' };
+  const result = spawnSync(process.execPath, [join(root, script), ...args], { cwd: root, stdio: 'inherit', env });
   if (result.status !== 0) {
     console.error(`build: ${what} failed (exit code ${result.status})`);
     process.exit(result.status ?? 1);
@@ -49,3 +56,7 @@ if (stale(buildInfo, ['src', 'tsconfig.build.json', ...shared])) {
 if (stale(join(root, 'dist/web/index.html'), ['web/src', 'web/index.html', 'web/vite.config.ts', 'web/tsconfig.json', ...shared])) {
   run('the chat page (vite)', 'node_modules/vite/bin/vite.js', ['build', '--config', 'web/vite.config.ts', '--logLevel', 'warn']);
 }
+const compressing = performance.now();
+const compressed = precompress(join(root, 'dist/web'));
+if (compressed > 0)
+  console.log(`build: ${compressed} compressed files of the chat page in ${((performance.now() - compressing) / 1000).toFixed(1)} s`);

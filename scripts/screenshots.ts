@@ -1,7 +1,7 @@
 /**
  * `npm run screenshots`: the README's pictures, taken on the browser tests' harness (Debian's
  * Chromium through playwright-core) against the service and the embedded mock upstream:
- *   docs/chat-streaming.png  the chat page, an answer half written
+ *   docs/chat-streaming.png  the chat page: a tool loop, then a markdown answer half written
  *   docs/graphiql-stream.png GraphiQL, the example subscription streamed to its end
  */
 import { mkdirSync } from 'node:fs';
@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   mkdirSync(docs, { recursive: true });
 
   const mock = await startMockUpstream({ wordDelayMs: 40 });
-  const loaded = loadConfig({ PORT: '0', OPENAI_BASE_URL: mock.url, LOG_LEVEL: 'warn' });
+  const loaded = loadConfig({ PORT: '0', OPENAI_BASE_URL: mock.url, LOG_LEVEL: 'warn', UPSTREAM_PRICES: 'litellm' });
   if (!loaded.ok) throw new Error(loaded.problems.join('; '));
   const app = buildApp(loaded.config, createLogger('warn'));
   const { url } = await app.start();
@@ -32,18 +32,24 @@ async function main(): Promise<void> {
     await chat.locator('#model:enabled').waitFor();
     const prompt = chat.getByRole('textbox', { name: 'Message', exact: true });
 
-    await chat.getByLabel('System prompt').fill('You are a concise assistant for GraphQL developers.');
+    // The tool loop: the demo get_weather runs and the model's follow-up streams.
     await chat.getByLabel('Offer the model a get_weather tool').check();
     await prompt.fill("What's the weather in Paris?");
     await prompt.press('Enter');
-    await chat.locator('.turn .message.assistant:not(.streaming)').waitFor();
+    await chat
+      .locator('.turn .message.assistant')
+      .nth(1)
+      .locator('.turn-status', { hasText: 'finish reason: stop' })
+      .waitFor({ timeout: 20_000 });
 
+    // Then a markdown answer, shot half written.
     await chat.getByLabel('Offer the model a get_weather tool').uncheck();
-    await prompt.fill('Thanks! And how does ChatQL stream an answer to the browser?');
+    await chat.getByLabel('Model', { exact: true }).selectOption('chatql-mock-markdown');
+    await prompt.fill('And how does ChatQL stream an answer to the browser?');
     await prompt.press('Enter');
-    await chat.waitForFunction(() => (document.querySelectorAll('.turn .answer')[1]?.textContent ?? '').split(' ').length >= 40);
+    await chat.waitForFunction(() => (document.querySelector('.turn:last-of-type .answer')?.textContent ?? '').split(' ').length >= 120);
     await chat.screenshot({ path: new URL('chat-streaming.png', docs).pathname });
-    await chat.locator('.turn').last().locator('.message.assistant:not(.streaming)').waitFor({ timeout: 20_000 });
+    await chat.getByRole('button', { name: 'Stop', exact: true }).click();
 
     const graphiql = await browser.newPage({ width: 1280, height: 800 });
     await graphiql.goto(`${url}/graphql`);

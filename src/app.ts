@@ -14,6 +14,7 @@ import { PriceTable, type PricesFileResult } from './pricing/prices.js';
 import { UpstreamPrices } from './pricing/upstream-prices.js';
 import { ChatService } from './chat/service.js';
 import type { Config } from './config.js';
+import { createGraphiQLHandler } from './http/graphiql.js';
 import type { OriginPolicy } from './http/origins.js';
 import { createRouter } from './http/router.js';
 import { SlowClientWatch } from './http/slow-clients.js';
@@ -198,6 +199,9 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
       }),
       serveMetrics: config.metricsOnMainPort ? serveMetrics : null,
       web: createWebHandler(options.webDir),
+      // Off in production unless GRAPHIQL=true: the page is 9 MB, and it needs introspection. Its
+      // example document names the upstream's first model once the list is known.
+      graphiql: config.graphiql ? createGraphiQLHandler(() => models.peek()?.[0]?.id, logger) : null,
       graphql: (req, res) => void yoga.requestListener(req, res),
       authenticator,
       rejectedKeys,

@@ -1,8 +1,9 @@
 /**
  * What every HTTP request meets before GraphQL: the health endpoints (any Host: orchestrators
  * probe by address), the allowed-hosts check, /metrics (outside production, without
- * METRICS_PORT), the chat page, then for /graphql the request id, the body policy (CSRF, size),
- * the pre-body authentication of large requests, and the slow-client watch of SSE responses.
+ * METRICS_PORT), the chat page, then for /graphql the request id, GraphiQL's page, the body
+ * policy (CSRF, size), the pre-body authentication of large requests, and the slow-client watch of
+ * SSE responses.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
@@ -10,6 +11,7 @@ import type { AuthOutcome, Authenticator } from '../auth/authenticate.js';
 import type { Logger } from '../logger.js';
 import type { RejectedKeys } from '../upstream/rejected-keys.js';
 import { admitPostBody } from './csrf.js';
+import { wantsGraphiQL } from './graphiql.js';
 import { type HostPolicy, hostRefusal, isHostAllowed } from './hosts.js';
 import type { OriginPolicy } from './origins.js';
 import { needsPreAuthentication, preAuthenticate } from './pre-auth.js';
@@ -28,6 +30,8 @@ export interface RouterDeps {
   serveMetrics: ((res: ServerResponse) => void) | null;
   /** The chat page's static files. */
   web: (req: IncomingMessage, res: ServerResponse) => void;
+  /** GraphiQL's page (see `createGraphiQLHandler`); null when GRAPHIQL is off. */
+  graphiql: ((req: IncomingMessage, res: ServerResponse) => void) | null;
   /** Yoga's Node listener. */
   graphql: (req: IncomingMessage, res: ServerResponse) => void;
   authenticator: Authenticator;
@@ -84,6 +88,10 @@ export function createRouter(deps: RouterDeps): (req: IncomingMessage, res: Serv
     const requestId = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
     req.headers[REQUEST_ID_HEADER] = requestId;
     res.setHeader(REQUEST_ID_HEADER, requestId);
+    if (deps.graphiql && wantsGraphiQL(req, path)) {
+      deps.graphiql(req, res);
+      return;
+    }
     if (req.method === 'POST') {
       if (!admitPostBody(req, res, deps.origins, deps.maxBodyBytes)) return;
       if (needsPreAuthentication(req, deps.authenticator)) {

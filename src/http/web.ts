@@ -4,6 +4,10 @@
  * sirv lists the directory once and serves only the files it found, so no request path can
  * reach outside it. Vite puts a content hash in every asset's name, so assets are cached for a
  * year; index.html names the current assets and is revalidated on every load.
+ *
+ * The build precompresses the page (scripts/precompress.mjs): sirv answers with the `.br` or `.gz`
+ * sibling of a file when the client accepts it, with its own Content-Encoding, Content-Length and
+ * ETag (each sibling is a file of its own size), so compression costs nothing per request.
  */
 import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -46,6 +50,8 @@ export function createWebHandler(dir: string = DEFAULT_WEB_DIR): Handler {
     if (!existsSync(join(dir, 'index.html'))) return null;
     const files = sirv(dir, {
       etag: true,
+      brotli: true,
+      gzip: true,
       maxAge: ONE_YEAR_S,
       immutable: true,
       setHeaders: (res, pathname) => {
@@ -57,10 +63,14 @@ export function createWebHandler(dir: string = DEFAULT_WEB_DIR): Handler {
         }
       },
     });
-    return (req, res) =>
+    return (req, res) => {
+      // sirv adds Vary only to a 200; HTTP asks a 304 to carry the Vary its 200 would have
+      // (RFC 9110, 15.4.5), and every file here may have compressed siblings.
+      res.setHeader('Vary', 'Accept-Encoding');
       files(req, res, () => {
         res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not found\n');
       });
+    };
   };
 
   return (req, res) => {

@@ -1,7 +1,7 @@
 /**
  * Yoga, the GraphQL server of HTTP and SSE (graphql-ws executes through its envelop too): the
- * schema, the per-operation context, CORS, GraphiQL, and the GraphQL plugins (CSRF, document
- * limits, trusted documents).
+ * schema, the per-operation context, CORS, and the GraphQL plugins (CSRF, document limits,
+ * trusted documents). GraphiQL's page is served before Yoga, by the router (see `graphiql.ts`).
  */
 import type { IncomingMessage } from 'node:http';
 
@@ -19,13 +19,9 @@ import { persistedDocumentsPlugins } from '../plugins/persisted.js';
 import type { Redactor } from '../redact.js';
 import { schema } from '../schema/index.js';
 import { useCsrfProtection } from './csrf.js';
-import { graphiqlOptions, renderGraphiQL } from './graphiql.js';
 import { isOriginAllowed, type OriginPolicy } from './origins.js';
 import { REQUEST_ID_HEADER } from './request-id.js';
 import type { WebSocketInitialContext } from './ws/server.js';
-
-/** Offered in GraphiQL's example document until the upstream's model list is known. */
-const FALLBACK_EXAMPLE_MODEL = 'gpt-4o-mini';
 
 export type ServerContext = WebSocketInitialContext & { req?: IncomingMessage };
 export type GraphQLServer = YogaServerInstance<ServerContext, Context>;
@@ -76,9 +72,8 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
       // The router has put the (checked or generated) id on every HTTP request.
       requestId: operationRequestId ?? request.headers.get(REQUEST_ID_HEADER) ?? '',
     }),
-    // Off in production unless GRAPHIQL=true: the page is 9 MB, and it needs introspection.
-    graphiql: config.graphiql ? () => graphiqlOptions(models.peek()?.[0]?.id ?? FALLBACK_EXAMPLE_MODEL) : false,
-    renderGraphiQL,
+    // The router serves GraphiQL's page (compressed, with an ETag) before a request reaches Yoga.
+    graphiql: false,
     landingPage: false,
     // Unexpected exceptions stay "Unexpected error." with no stack, whatever NODE_ENV says.
     maskedErrors: { isDev: false },

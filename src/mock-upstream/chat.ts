@@ -90,6 +90,7 @@ function plannerOptions(model: MockModel): PlanOptions {
     reasons: model.behaviour === 'reasoning',
     thinks: model.behaviour === 'thinking',
     long: model.behaviour === 'long',
+    ...(model.behaviour === 'fixed' ? { answer: model.answer } : {}),
     // The filter lets through what the failing models send before they fail.
     ...(model.behaviour === 'content-filter' ? { filteredAfter: TOKENS_BEFORE_FAILURE } : {}),
   };

@@ -92,7 +92,7 @@ function answerTokens(request: ChatRequest): string[] {
   if (format.type === 'json_schema') {
     // A schema with properties gets a value that fits it (streamed in fragments, having no spaces);
     // an empty one gets the plain wrapper.
-    const sample = sampleArguments(format.schema);
+    const sample = sampleArguments(format.schema, request.messages);
     if (Object.keys(sample).length > 0) return jsonFragments(JSON.stringify(sample));
   }
   return tokenize(format.type === 'text' ? text : JSON.stringify({ reply: text }));
@@ -133,6 +133,8 @@ export interface PlanOptions {
   readonly thinks?: boolean;
   /** `chatql-mock-long`'s endless answer. */
   readonly long?: boolean;
+  /** A fixed answer, said whatever the conversation asks for (no tool calls, no JSON mode). */
+  readonly answer?: string;
   /** An output filter cuts the answer after this many tokens, with finish reason `content_filter`. */
   readonly filteredAfter?: number;
 }
@@ -141,6 +143,8 @@ function untruncatedSteps(request: ChatRequest, options: PlanOptions): Step[] {
   const top = request.logprobs ? request.topLogprobs : 0;
   const logprob = (text: string, i: number) => (request.logprobs ? tokenLogprob(text, i, top) : undefined);
   if (options.long) return longAnswerTokens().map((text, i) => ({ kind: 'content', text, logprob: logprob(text, i) }));
+  if (options.answer !== undefined)
+    return tokenize(options.answer).map((text, i) => ({ kind: 'content', text, logprob: logprob(text, i) }));
   if (options.refuses) return tokenize(REFUSAL_TEXT).map((text, i) => ({ kind: 'refusal', text, logprob: logprob(text, i) }));
   const tools = toolsToCall(request);
   const thought =
@@ -158,7 +162,7 @@ function untruncatedSteps(request: ChatRequest, options: PlanOptions): Step[] {
   }
   tools.forEach((tool, index) => {
     steps.push({ kind: 'tool-start', index, id: randomId('call_', 24), name: tool.name });
-    for (const text of argumentFragments(tool)) steps.push({ kind: 'tool-args', index, text });
+    for (const text of argumentFragments(tool, request.messages)) steps.push({ kind: 'tool-args', index, text });
   });
   if (tools.length === 0) {
     for (const [i, text] of answerTokens(request).entries()) steps.push({ kind: 'content', text, logprob: logprob(text, i) });

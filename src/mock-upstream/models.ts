@@ -6,6 +6,7 @@
  */
 
 import { type MockPrice, mockCost, type TokenCounts } from './cost.js';
+import { HOSTILE_ANSWER, MARKDOWN_ANSWER } from './demo-answers.js';
 import { errorEnvelope, INVALID_API_KEY, type MockHttpError, modelNotFound } from './errors.js';
 
 /** What a mock model does with a chat completion request. */
@@ -47,6 +48,11 @@ export const MOCK_BEHAVIOUR = {
   bench: 'bench',
   /** As many words as the request's `max_tokens` allows, one token a word; `LONG_ANSWER_WORDS` without a bound. */
   long: 'long',
+  /**
+   * Answers with the model's own fixed `answer`, streamed word by word whatever the conversation
+   * (no tool calls, no JSON mode), cut short by `max_tokens` like any answer.
+   */
+  fixed: 'fixed',
   /** Answers a few words, then an output filter stops it: finish reason `content_filter`. */
   contentFilter: 'content-filter',
 } as const;
@@ -73,7 +79,12 @@ interface MockModelBase {
 
 export type MockModel =
   | (MockModelBase & {
-      readonly behaviour: Exclude<MockBehaviour, 'http-error' | 'stream-error'>;
+      readonly behaviour: Exclude<MockBehaviour, 'http-error' | 'stream-error' | 'fixed'>;
+    })
+  | (MockModelBase & {
+      readonly behaviour: 'fixed';
+      /** The whole answer; tokens are its words, each with the whitespace before it. */
+      readonly answer: string;
     })
   | (MockModelBase & { readonly behaviour: 'http-error'; readonly error: MockHttpError })
   | (MockModelBase & {
@@ -172,6 +183,21 @@ export const MOCK_MODELS: readonly MockModel[] = [
     description: 'Refuses: `content` stays null and the text streams in `refusal`; finish reason `stop`.',
     behaviour: 'refusal',
     price: { input: 0.15, output: 0.6 },
+  },
+  {
+    id: 'chatql-mock-markdown',
+    description:
+      'Answers with a fixed markdown document of about 2,000 words (headings, lists, a task list, a table, code blocks), streamed word by word.',
+    behaviour: 'fixed',
+    answer: MARKDOWN_ANSWER,
+    price: MINI_PRICE,
+  },
+  {
+    id: 'chatql-mock-hostile',
+    description:
+      'Answers with hostile markup (raw HTML with event handlers, a script, a javascript: link, a remote image, an iframe, a style) to render inert.',
+    behaviour: 'fixed',
+    answer: HOSTILE_ANSWER,
   },
   {
     id: 'chatql-mock-long',

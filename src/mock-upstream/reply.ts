@@ -1,7 +1,8 @@
 /**
  * Pure, deterministic pieces of a mock completion: the reply text, the "thinking"
- * text, tool-call arguments sampled from a JSON schema, token counts and logprobs.
- * Same input, same output: tests and benchmarks can rely on every word.
+ * text, tool-call arguments sampled from a JSON schema (a place taken from the user's
+ * words), token counts and logprobs. Same input, same output: tests and benchmarks can
+ * rely on every word.
  */
 
 import { isRecord, type ChatMessage, type ChatTool } from './request.js';
@@ -110,6 +111,71 @@ const JSON_FRAGMENT_CHARS = 6;
 
 const PLACE_NAME = /city|location|place|town|destination/i;
 
+/** The place a place-like property gets when the last user message names none. */
+export const DEFAULT_PLACE = 'Paris';
+
+/** The words a place follows: "weather in Rome", "a forecast for New York", "at Lyon". */
+const PLACE_MARKER = /(?<![\p{L}\p{N}])(?:in|for|at)\s+/giu;
+
+/** Punctuation ends a place name: "in Rome, please" is Rome. */
+const PLACE_END = /[.,;:!?()[\]{}"“”«»]/u;
+
+/** A word of a place name: letters (accents and combining marks too), apostrophes and hyphens. */
+const PLACE_WORD = /^\p{L}[\p{L}\p{M}'’-]*$/u;
+
+/** Place names longer than this are a sentence the rule misread, not a city. */
+const MAX_PLACE_WORDS = 4;
+
+/**
+ * Words that end a place name or show that no place follows: prepositions and times ("in Rome on
+ * Monday at noon" is Rome), politeness and conjunctions ("in Lyon and Paris" is Lyon), articles,
+ * pronouns and idioms ("for me", "in the", "at least", "for example" name none).
+ */
+const NOT_PLACE_WORDS = new Set(
+  [
+    'in for at on to from by with near',
+    'today tomorrow tonight now noon midnight night morning afternoon evening',
+    'please right and or',
+    'the a an this that these those next my our your me us you it them',
+    'least all example general short',
+  ]
+    .join(' ')
+    .split(' '),
+);
+
+/** Particles that stay lower case inside a name, as in "Rio de Janeiro" or "Frankfurt am Main". */
+const NAME_PARTICLES = new Set(['de', 'da', 'do', 'dos', 'das', 'del', 'la', 'le', 'du', 'von', 'van', 'am']);
+
+/** The place name that starts `text`, words capitalised, or undefined when no place word starts it. */
+function placeAtStart(text: string): string | undefined {
+  const phrase = text.split(PLACE_END, 1)[0] ?? '';
+  const words: string[] = [];
+  for (const word of phrase.split(/\s+/).filter(Boolean)) {
+    if (words.length === MAX_PLACE_WORDS || !PLACE_WORD.test(word) || NOT_PLACE_WORDS.has(word.toLowerCase())) break;
+    words.push(words.length > 0 && NAME_PARTICLES.has(word.toLowerCase()) ? word.toLowerCase() : capitalise(word));
+  }
+  return words.length === 0 ? undefined : words.join(' ');
+}
+
+function capitalise(word: string): string {
+  return word.charAt(0).toUpperCase() + word.slice(1);
+}
+
+/**
+ * The place a text names: the words after the last "in", "for" or "at" that is followed by one,
+ * up to punctuation, a word of `NOT_PLACE_WORDS` or `MAX_PLACE_WORDS` words, each capitalised.
+ * "What is the weather in Rome?" names Rome, "weather for new york" New York, "Weather in São Paulo
+ * today" São Paulo; "Hello" and "Can you check for me?" name none.
+ */
+export function placeNamedIn(text: string): string | undefined {
+  const starts = [...text.matchAll(PLACE_MARKER)].map((match) => match.index + match[0].length);
+  for (const start of starts.reverse()) {
+    const place = placeAtStart(text.slice(start));
+    if (place !== undefined) return place;
+  }
+  return undefined;
+}
+
 const FORMAT_SAMPLES: Readonly<Record<string, string>> = {
   date: '2025-01-01',
   'date-time': '2025-01-01T00:00:00Z',
@@ -119,10 +185,16 @@ const FORMAT_SAMPLES: Readonly<Record<string, string>> = {
   uuid: '00000000-0000-4000-8000-000000000000',
 };
 
-function sampleString(schema: Record<string, unknown>, name: string | undefined): string {
+/** What sampling a schema needs besides the schema: its root (for `$ref`s) and the place the user named. */
+interface Sampling {
+  readonly root: unknown;
+  readonly place: string;
+}
+
+function sampleString(schema: Record<string, unknown>, name: string | undefined, sampling: Sampling): string {
   const format = typeof schema.format === 'string' ? FORMAT_SAMPLES[schema.format] : undefined;
   if (format !== undefined) return format;
-  if (name !== undefined && PLACE_NAME.test(name)) return 'Paris';
+  if (name !== undefined && PLACE_NAME.test(name)) return sampling.place;
   if (name !== undefined && /country/i.test(name)) return 'France';
   return name ?? 'text';
 }
@@ -148,28 +220,28 @@ function firstType(type: unknown): unknown {
   return Array.isArray(type) ? (type.find((t) => t !== 'null') ?? type[0]) : type;
 }
 
-function sampleValue(schema: unknown, root: unknown, name: string | undefined, depth: number): unknown {
+function sampleValue(schema: unknown, sampling: Sampling, name: string | undefined, depth: number): unknown {
   if (depth > MAX_SCHEMA_DEPTH) return null;
-  if (!isRecord(schema)) return sampleString({}, name);
-  if (typeof schema.$ref === 'string') return sampleValue(resolveRef(schema.$ref, root), root, name, depth + 1);
+  if (!isRecord(schema)) return sampleString({}, name, sampling);
+  if (typeof schema.$ref === 'string') return sampleValue(resolveRef(schema.$ref, sampling.root), sampling, name, depth + 1);
   if ('const' in schema) return schema.const;
   if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
   const alternatives = Array.isArray(schema.anyOf) ? schema.anyOf : Array.isArray(schema.oneOf) ? schema.oneOf : undefined;
   if (alternatives && alternatives.length > 0) {
     const chosen = alternatives.find((alt) => !(isRecord(alt) && alt.type === 'null')) ?? alternatives[0];
-    return sampleValue(chosen, root, name, depth + 1);
+    return sampleValue(chosen, sampling, name, depth + 1);
   }
   if (Array.isArray(schema.allOf)) {
-    return Object.assign({}, ...schema.allOf.map((part) => sampleValue(part, root, name, depth + 1)).filter(isRecord));
+    return Object.assign({}, ...schema.allOf.map((part) => sampleValue(part, sampling, name, depth + 1)).filter(isRecord));
   }
   const type = firstType(schema.type) ?? (isRecord(schema.properties) ? 'object' : 'items' in schema ? 'array' : 'string');
   switch (type) {
     case 'object':
-      return sampleObject(schema, root, depth);
+      return sampleObject(schema, sampling, depth);
     case 'array':
       return Array.isArray(schema.prefixItems)
-        ? schema.prefixItems.map((item) => sampleValue(item, root, name, depth + 1))
-        : [sampleValue(schema.items, root, name, depth + 1)];
+        ? schema.prefixItems.map((item) => sampleValue(item, sampling, name, depth + 1))
+        : [sampleValue(schema.items, sampling, name, depth + 1)];
     case 'number':
     case 'integer':
       return sampleNumber(schema);
@@ -178,25 +250,30 @@ function sampleValue(schema: unknown, root: unknown, name: string | undefined, d
     case 'null':
       return null;
     default:
-      return sampleString(schema, name);
+      return sampleString(schema, name, sampling);
   }
 }
 
-function sampleObject(schema: Record<string, unknown>, root: unknown, depth: number): Record<string, unknown> {
+function sampleObject(schema: Record<string, unknown>, sampling: Sampling, depth: number): Record<string, unknown> {
   const properties = isRecord(schema.properties) ? schema.properties : {};
   const required = Array.isArray(schema.required) ? schema.required.filter((key) => typeof key === 'string') : [];
   const result: Record<string, unknown> = {};
   // Declared properties in their order, then any required one the schema forgot to declare.
   for (const key of [...Object.keys(properties), ...required]) {
-    if (!(key in result)) result[key] = sampleValue(properties[key], root, key, depth + 1);
+    if (!(key in result)) result[key] = sampleValue(properties[key], sampling, key, depth + 1);
   }
   return result;
 }
 
-/** A JSON object that fits a tool's `parameters` schema; `{}` when there is no schema. */
-export function sampleArguments(parameters: unknown): Record<string, unknown> {
+/**
+ * A JSON object that fits a tool's `parameters` schema; `{}` when there is no schema. A place-like
+ * string property (city, location, …) gets the place the last user message of `messages` names
+ * (see `placeNamedIn`), `DEFAULT_PLACE` when it names none.
+ */
+export function sampleArguments(parameters: unknown, messages: readonly ChatMessage[] = []): Record<string, unknown> {
   if (!isRecord(parameters)) return {};
-  const value = sampleValue(parameters, parameters, undefined, 0);
+  const place = placeNamedIn(readContent(lastUserMessage(messages)?.content).text) ?? DEFAULT_PLACE;
+  const value = sampleValue(parameters, { root: parameters, place }, undefined, 0);
   return isRecord(value) ? value : {};
 }
 
@@ -210,9 +287,9 @@ export function jsonFragments(json: string): string[] {
   return fragments;
 }
 
-/** The arguments JSON of a tool call, in stream fragments. */
-export function argumentFragments(tool: ChatTool): string[] {
-  return jsonFragments(JSON.stringify(sampleArguments(tool.parameters)));
+/** The arguments JSON of a tool call answering `messages`, in stream fragments. */
+export function argumentFragments(tool: ChatTool, messages: readonly ChatMessage[] = []): string[] {
+  return jsonFragments(JSON.stringify(sampleArguments(tool.parameters, messages)));
 }
 
 // ---------------------------------------------------------------------------

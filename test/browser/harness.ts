@@ -1,7 +1,8 @@
 /**
  * The browser harness of the browser tests and of `npm run screenshots`: Debian's Chromium driven
  * by playwright-core (`npx playwright install` cannot download browsers here), headless, with a
- * fresh profile each launch. No vitest here, so that scripts can use it too.
+ * fresh profile each launch (or, with `userDataDir`, a profile kept across launches, to test what
+ * survives a closed browser). No vitest here, so that scripts can use it too.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -39,8 +40,18 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-export async function launchBrowser(): Promise<Browser> {
-  const userDataDir = await mkdtemp(join(tmpdir(), 'chatql-chromium-'));
+export interface LaunchOptions {
+  /**
+   * The profile directory to use, created if missing: a later launch on the same directory sees
+   * what this one stored (IndexedDB, localStorage). Kept on `close()`, for the caller to remove.
+   * Without it, a fresh temporary profile, removed on `close()`.
+   */
+  userDataDir?: string;
+}
+
+export async function launchBrowser(options: LaunchOptions = {}): Promise<Browser> {
+  const kept = options.userDataDir !== undefined;
+  const userDataDir = options.userDataDir ?? (await mkdtemp(join(tmpdir(), 'chatql-chromium-')));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM_PATH,
     headless: true,
@@ -73,7 +84,7 @@ export async function launchBrowser(): Promise<Browser> {
     },
     async close() {
       await context.close();
-      await rm(userDataDir, { recursive: true, force: true });
+      if (!kept) await rm(userDataDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,12 +1,14 @@
 /**
  * The service's HTTP surface besides GraphQL execution: health and readiness, GraphiQL served
- * from the service itself, the chat page at /chat, CORS, and the `models` query with its cache.
+ * from the service itself, the chat page at /chat, both compressed, CORS, and the `models` query
+ * with its cache.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { get as httpGet } from 'node:http';
+import { get as httpGet, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 
 import { describe, expect, it } from 'vitest';
 
@@ -43,6 +45,74 @@ describe('health and readiness', () => {
   });
 });
 
+interface RawResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/**
+ * A GET that sends exactly the given headers and keeps the body as it came: fetch would ask for
+ * gzip and brotli by itself and decompress the answer.
+ */
+function getAsSent(url: string, headers: Record<string, string> = {}): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const request = httpGet(new URL(url), { headers }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
+    });
+    request.on('error', reject);
+  });
+}
+
+/** The body of a response decoded by its Content-Encoding. */
+function decoded(response: RawResponse): Buffer {
+  const encoding = response.headers['content-encoding'];
+  if (encoding === 'br') return brotliDecompressSync(response.body);
+  if (encoding === 'gzip') return gunzipSync(response.body);
+  return response.body;
+}
+
+/**
+ * Checks one resource's compressed forms against its identity form: the encoding asked for, the
+ * same bytes once decoded, a much smaller body, Vary, an ETag of its own and a 304 on it.
+ */
+async function expectCompressed(url: string, headers: Record<string, string>, maxRatio: number): Promise<void> {
+  const identity = await getAsSent(url, headers);
+  expect(identity.status).toBe(200);
+  expect(identity.headers['content-encoding']).toBeUndefined();
+  expect(identity.headers.vary).toBe('Accept-Encoding');
+  expect(Number(identity.headers['content-length'])).toBe(identity.body.length);
+  for (const [acceptEncoding, encoding] of [
+    ['br', 'br'],
+    ['gzip', 'gzip'],
+    ['gzip, deflate, br', 'br'],
+  ] as const) {
+    const response = await getAsSent(url, { ...headers, 'accept-encoding': acceptEncoding });
+    expect(response.status, acceptEncoding).toBe(200);
+    expect(response.headers['content-encoding'], acceptEncoding).toBe(encoding);
+    expect(response.headers.vary, acceptEncoding).toBe('Accept-Encoding');
+    expect(response.headers['content-type'], acceptEncoding).toBe(identity.headers['content-type']);
+    expect(response.headers['cache-control'], acceptEncoding).toBe(identity.headers['cache-control']);
+    expect(Number(response.headers['content-length']), acceptEncoding).toBe(response.body.length);
+    // Large bodies: compare as booleans, so that a failure does not print them.
+    expect(decoded(response).equals(identity.body), `${acceptEncoding}: decoded body equals the identity body`).toBe(true);
+    const ratio = response.body.length / identity.body.length;
+    expect(ratio, `${acceptEncoding}: ${response.body.length} of ${identity.body.length} bytes`).toBeLessThan(maxRatio);
+    // Each encoding is a representation of its own: its own tag, a 304 on it, not on another's.
+    const etag = response.headers.etag ?? '';
+    expect(etag).not.toBe(identity.headers.etag);
+    const revalidated = await getAsSent(url, { ...headers, 'accept-encoding': acceptEncoding, 'if-none-match': etag });
+    expect(revalidated.status, acceptEncoding).toBe(304);
+    expect(revalidated.body.length).toBe(0);
+    expect(revalidated.headers.vary).toBe('Accept-Encoding');
+    expect((await getAsSent(url, { ...headers, 'if-none-match': etag })).status, `${acceptEncoding} tag, identity asked for`).toBe(200);
+  }
+  const plain = await getAsSent(url, { ...headers, 'if-none-match': identity.headers.etag ?? '' });
+  expect(plain.status).toBe(304);
+}
+
 describe('GraphiQL', () => {
   it('is served by the service itself, with no script or style from another host', async () => {
     const mock = await startMock();
@@ -67,6 +137,51 @@ describe('GraphiQL', () => {
     for (const part of ['name: \\"get_weather\\"', 'mutation Ask', 'fragment Failure on Error']) {
       expect(html.includes(part) || html.includes(part.replaceAll('\\', '')), part).toBe(true);
     }
+  });
+
+  it('is compressed by Accept-Encoding (identity without it), with a strong ETag, no-cache and 304s', async () => {
+    const mock = await startMock();
+    const service = await startService(mock);
+    await until(
+      () => mock.requests.some((request) => request.path === '/v1/models' && request.closedAt !== undefined),
+      5000,
+      'the warm-up models call',
+    );
+    const html = { accept: 'text/html' };
+    await expectCompressed(service.httpUrl, html, 0.3);
+    const identity = await getAsSent(service.httpUrl, html);
+    expect(identity.body.length).toBeGreaterThan(5_000_000);
+    expect(identity.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(identity.headers['cache-control']).toBe('no-cache');
+    expect(identity.headers.etag).toMatch(/^"[\w-]+"$/);
+    expect(identity.headers['x-request-id']).toBeTruthy();
+    expect(identity.body.includes('<title>ChatQL</title>')).toBe(true);
+    // Compressed once: a second brotli answer is the same bytes, and a query string, which the
+    // page reads in the browser, changes nothing.
+    const first = await getAsSent(service.httpUrl, { ...html, 'accept-encoding': 'br' });
+    const again = await getAsSent(`${service.httpUrl}?query=%7B__typename%7D`, { ...html, 'accept-encoding': 'br' });
+    expect(again.headers.etag).toBe(first.headers.etag);
+    expect(again.body.equals(first.body)).toBe(true);
+    // Quality values count (sirv's chat page reads names only).
+    const preferred = async (acceptEncoding: string) =>
+      (await getAsSent(service.httpUrl, { ...html, 'accept-encoding': acceptEncoding })).headers['content-encoding'] ?? 'identity';
+    expect(await preferred('br;q=0.5, gzip')).toBe('gzip');
+    expect(await preferred('br;q=0, gzip;q=0')).toBe('identity');
+    expect(await preferred('*')).toBe('br');
+    expect(await preferred('deflate')).toBe('identity');
+    // `*` and a list of tags match as HTTP says; a tag of an older page does not.
+    expect((await getAsSent(service.httpUrl, { ...html, 'if-none-match': '*' })).status).toBe(304);
+    const listed = `"stale", W/${identity.headers.etag}`;
+    expect((await getAsSent(service.httpUrl, { ...html, 'if-none-match': listed })).status).toBe(304);
+    expect((await getAsSent(service.httpUrl, { ...html, 'if-none-match': '"stale"' })).status).toBe(200);
+  });
+
+  it('is not served with GRAPHIQL=false, compressed or not', async () => {
+    const service = await startService(await startMock(), { GRAPHIQL: 'false' });
+    const response = await getAsSent(service.httpUrl, { accept: 'text/html', 'accept-encoding': 'br' });
+    expect(response.headers['content-encoding']).toBeUndefined();
+    expect(response.headers.etag).toBeUndefined();
+    expect(response.body.toString()).not.toMatch(/<html|graphiql/i);
   });
 });
 
@@ -142,6 +257,35 @@ describe('chat page', () => {
       expect(response.status, path).not.toBe(200);
       expect(response.body, path).not.toContain('"name"');
     }
+  });
+
+  it('serves the built page precompressed: brotli and gzip by Accept-Encoding, Vary, an ETag per encoding', async () => {
+    // The default directory: the page that `npm run build` (or the tests' global setup) built and compressed.
+    const service = await startService(await startMock());
+    const index = await getAsSent(`${service.url}/chat`);
+    expect(index.status).toBe(200);
+    const script = /<script[^>]+src="(\/chat\/assets\/[^"]+\.js)"/.exec(index.body.toString())?.[1];
+    expect(script).toBeDefined();
+    const url = `${service.url}${script}`;
+    await expectCompressed(url, {}, 0.5);
+    const asset = await getAsSent(url, { 'accept-encoding': 'br' });
+    expect(asset.headers['content-type']).toBe('text/javascript');
+    expect(asset.headers['cache-control']).toBe('public,max-age=31536000,immutable');
+    // The page itself keeps its policy, whichever form it is served in.
+    for (const acceptEncoding of ['br', 'gzip', 'identity']) {
+      const page = await getAsSent(`${service.url}/chat`, { 'accept-encoding': acceptEncoding });
+      expect(page.headers['cache-control'], acceptEncoding).toBe('no-cache');
+      expect(page.headers['content-security-policy'], acceptEncoding).toContain("default-src 'self'");
+      expect(decoded(page).toString(), acceptEncoding).toContain('<title>');
+    }
+  });
+
+  it('serves a file without compressed siblings as it is, whatever the client accepts', async () => {
+    const service = await startService(await startMock(), {}, { webDir: fakeBuild() });
+    const asset = await getAsSent(`${service.url}/chat/assets/index-Ab12Cd34.js`, { 'accept-encoding': 'br, gzip' });
+    expect(asset.headers['content-encoding']).toBeUndefined();
+    expect(asset.headers.vary).toBe('Accept-Encoding');
+    expect(asset.body.toString()).toBe('console.log("chat");');
   });
 
   it('answers 503 with what to run while the page is not built', async () => {

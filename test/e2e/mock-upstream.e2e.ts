@@ -24,7 +24,8 @@ import {
   MOCK_MODELS,
   PRICED_MOCK_MODELS,
 } from '../../src/mock-upstream/models.js';
-import { REFUSAL_TEXT, sampleArguments, tokenize } from '../../src/mock-upstream/reply.js';
+import { HOSTILE_ANSWER, MARKDOWN_ANSWER } from '../../src/mock-upstream/demo-answers.js';
+import { DEFAULT_PLACE, placeNamedIn, REFUSAL_TEXT, sampleArguments, tokenize } from '../../src/mock-upstream/reply.js';
 import { type MockUpstream, startMockUpstream } from '../../src/mock-upstream/server.js';
 import { thinkingBlocksFor, thinkingSignature } from '../../src/mock-upstream/thinking.js';
 
@@ -103,7 +104,7 @@ describe('GET /v1/models', () => {
 
   it('lists working models before failure models, each with a one-line description', () => {
     const firstFailure = MOCK_MODELS.findIndex((model) => model.id.startsWith('fail-'));
-    expect(firstFailure).toBe(6);
+    expect(firstFailure).toBe(8);
     expect(MOCK_MODELS.slice(firstFailure).every((model) => model.id.startsWith('fail-'))).toBe(true);
     for (const model of MOCK_MODELS) expect(model.description).toMatch(/^[^\n]{10,200}$/);
   });
@@ -420,6 +421,171 @@ describe('tool calls', () => {
     ).toEqual({ address: { city: 'Paris', zip: 'zip' }, count: 5, mode: 'fast', maybe: 'maybe', extra: 'extra' });
     // A self-referencing schema ends instead of recursing for ever.
     expect(sampleArguments({ type: 'object', properties: { next: { $ref: '#' } } })).toBeTypeOf('object');
+  });
+
+  /** The cities the mock reads from a last user message, and the one it falls back to. */
+  const places: [string, string][] = [
+    ['What is the weather in Rome?', 'Rome'],
+    ['And in Rome?', 'Rome'],
+    ['weather for new york', 'New York'],
+    ['Weather in São Paulo today', 'São Paulo'],
+    ['Hello', DEFAULT_PLACE],
+  ];
+
+  it('takes a place-like argument from the city the last user message names, streamed or not', async () => {
+    expect(DEFAULT_PLACE).toBe('Paris');
+    for (const [question, city] of places) {
+      const messages = [{ role: 'user' as const, content: question }];
+      const whole = await client.chat.completions.create({ model: 'chatql-mock', messages, tools });
+      const call = whole.choices[0]?.message.tool_calls?.[0];
+      const args = call?.type === 'function' ? call.function.arguments : '';
+      expect(JSON.parse(args), question).toEqual({ location: city, unit: 'celsius', days: 1, detailed: true, tags: ['tags'] });
+      const chunks = await collect({ model: 'chatql-mock', messages, tools, stream: true });
+      const streamed = chunks
+        .flatMap((chunk) => chunk.choices[0]?.delta.tool_calls ?? [])
+        .filter((fragment) => fragment.index === 0)
+        .map((fragment) => fragment.function?.arguments ?? '')
+        .join('');
+      expect(streamed, question).toBe(args);
+    }
+  });
+
+  it('reads the last user message only, and fills json_schema answers by the same rule', async () => {
+    const earlier = [
+      { role: 'user' as const, content: 'What is the weather in Rome?' },
+      { role: 'assistant' as const, content: 'Sunny.' },
+      { role: 'user' as const, content: 'Thanks, and now?' },
+    ];
+    const whole = await client.chat.completions.create({ model: 'chatql-mock', messages: earlier, tools, parallel_tool_calls: false });
+    const call = whole.choices[0]?.message.tool_calls?.[0];
+    expect(JSON.parse(call?.type === 'function' ? call.function.arguments : '')).toMatchObject({ location: 'Paris' });
+    const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
+    const answer = await client.chat.completions.create({
+      model: 'chatql-mock',
+      messages: [{ role: 'user', content: 'Weather in São Paulo today' }],
+      response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } },
+    });
+    expect(JSON.parse(answer.choices[0]?.message.content ?? '')).toEqual({ city: 'São Paulo' });
+  });
+
+  it('reads a place after the last in, for or at, up to punctuation or a word that is no place', () => {
+    expect(placeNamedIn('In Rome, what should I wear?')).toBe('Rome');
+    expect(placeNamedIn('weather in Rome on Monday at noon')).toBe('Rome');
+    expect(placeNamedIn('Is it raining in Berlin right now, for example?')).toBe('Berlin');
+    expect(placeNamedIn('weather in rio de janeiro tomorrow please')).toBe('Rio de Janeiro');
+    expect(placeNamedIn('Is it warm in Lyon and Paris?')).toBe('Lyon');
+    expect(placeNamedIn("What's in this image?")).toBeUndefined();
+    expect(placeNamedIn('Can you look that up for me?')).toBeUndefined();
+    expect(placeNamedIn('Look it up for me in Oslo')).toBe('Oslo');
+    expect(placeNamedIn('Meet at 5 in Kyoto')).toBe('Kyoto');
+    expect(placeNamedIn('within reach, fortune, attic')).toBeUndefined();
+    expect(sampleArguments({ type: 'object', properties: { city: { type: 'string' } } }, [{ role: 'user', content: 'in Lima' }])).toEqual({
+      city: 'Lima',
+    });
+  });
+});
+
+describe('demo models', () => {
+  const markdown = 'chatql-mock-markdown';
+  const hostile = 'chatql-mock-hostile';
+
+  it('chatql-mock-markdown answers its fixed markdown document of about 2,000 tokens, streamed or not', async () => {
+    const whole = await client.chat.completions.create({ model: markdown, messages: hello });
+    expect(whole.choices[0]?.message.content).toBe(MARKDOWN_ANSWER);
+    expect(whole.choices[0]?.finish_reason).toBe('stop');
+    const tokens = tokenize(MARKDOWN_ANSWER);
+    expect(whole.usage?.completion_tokens).toBe(tokens.length);
+    expect(tokens.length).toBeGreaterThanOrEqual(1800);
+    expect(tokens.length).toBeLessThanOrEqual(2400);
+    const chunks = await collect({ model: markdown, messages: hello, stream: true, stream_options: { include_usage: true } });
+    const words = chunks.slice(1, -2).map((chunk) => chunk.choices[0]?.delta.content);
+    // Word by word, each with the whitespace before it: newlines, blank lines and indentation survive.
+    expect(words).toEqual(tokens);
+    expect(contentOf(chunks)).toBe(MARKDOWN_ANSWER);
+    expect(chunks.at(-2)?.choices[0]?.finish_reason).toBe('stop');
+    expect(chunks.at(-1)?.usage?.completion_tokens).toBe(tokens.length);
+    // The same whatever the conversation: another question, tools offered.
+    const other = await client.chat.completions.create({
+      model: markdown,
+      messages: [{ role: 'user', content: 'What is the weather in Rome?' }],
+      tools: [{ type: 'function', function: { name: 'get_weather' } }],
+    });
+    expect(other.choices[0]?.message.content).toBe(MARKDOWN_ANSWER);
+  });
+
+  it('chatql-mock-markdown is cut by max_tokens with finish reason length', async () => {
+    const cut = tokenize(MARKDOWN_ANSWER).slice(0, 50).join('');
+    const whole = await client.chat.completions.create({ model: markdown, messages: hello, max_tokens: 50 });
+    expect(whole.choices[0]).toMatchObject({ message: { content: cut }, finish_reason: 'length' });
+    expect(whole.usage?.completion_tokens).toBe(50);
+    const chunks = await collect({ model: markdown, messages: hello, max_completion_tokens: 50, stream: true });
+    expect(contentOf(chunks)).toBe(cut);
+    expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('length');
+  });
+
+  it("chatql-mock-markdown's document holds every construct it promises", () => {
+    expect(MARKDOWN_ANSWER).toMatch(/^# \S/);
+    expect(MARKDOWN_ANSWER).not.toMatch(/\s$/);
+    for (const pattern of [
+      /^## \S/m,
+      /^### \S/m,
+      /\*\*[^*\n]+\*\*/,
+      /(?<![*\w])\*[^*\n]+\*(?![*\w])/,
+      /`[^`\n]+`/,
+      /~~[^~\n]+~~/,
+      /^- (?!\[)\S/m,
+      /^1\. \S/m,
+      /^- \[x\] \S/m,
+      /^- \[ \] \S/m,
+      /\[[^\]\n]+\]\(https:\/\/[^)\s]+\)/,
+      /^> \S/m,
+    ]) {
+      expect(MARKDOWN_ANSWER, String(pattern)).toMatch(pattern);
+    }
+    // A table: a header, its delimiter row, and at least four rows of the same number of cells.
+    const table = /^(\|.*\|)\n(\|(?: -+ \|)+)\n((?:\|.*\|\n?){4,})/m.exec(MARKDOWN_ANSWER);
+    const cells = (row: string) => row.split('|').length;
+    expect(table).not.toBeNull();
+    const rows = (table?.[3] ?? '').trim().split('\n');
+    expect(rows.every((row) => cells(row) === cells(table?.[1] ?? ''))).toBe(true);
+    // Fenced code in at least three languages, each block closed, with indented lines kept.
+    const fences = [...MARKDOWN_ANSWER.matchAll(/^```(\w+)\n([\s\S]*?)\n```$/gm)];
+    const languages = new Set(fences.map((fence) => fence[1]));
+    expect([...languages].filter((language) => ['ts', 'python', 'json', 'bash'].includes(language ?? '')).length).toBeGreaterThanOrEqual(3);
+    expect(fences.every((fence) => /\n {2,}\S/.test(fence[2] ?? ''))).toBe(true);
+    expect(MARKDOWN_ANSWER.match(/^```/gm)?.length).toBe(2 * fences.length);
+  });
+
+  it('chatql-mock-hostile answers its hostile markup, streamed or not, unpriced', async () => {
+    const res = await post({ model: hostile, messages: hello });
+    expect(res.headers.get('x-litellm-response-cost')).toBeNull();
+    const whole = (await res.json()) as { choices: { message: { content: string }; finish_reason: string }[] };
+    expect(whole.choices[0]?.message.content).toBe(HOSTILE_ANSWER);
+    expect(whole.choices[0]?.finish_reason).toBe('stop');
+    const chunks = await collect({ model: hostile, messages: hello, stream: true });
+    expect(contentOf(chunks)).toBe(HOSTILE_ANSWER);
+    for (const part of [
+      '<img src=x onerror="window.__chatqlHostile=1">',
+      '<script>window.__chatqlHostile=2</script>',
+      '[click me](javascript:window.__chatqlHostile=3)',
+      '![tracker](https://tracker.example/pixel.png)',
+      '<a href="https://evil.example" onclick="window.__chatqlHostile=4">html link</a>',
+      '<iframe src="https://evil.example">',
+      '<style>body{display:none}</style>',
+    ]) {
+      expect(
+        HOSTILE_ANSWER.split('\n').some((line) => line.startsWith(part)),
+        part,
+      ).toBe(true);
+    }
+  });
+
+  it('both are listed; the markdown model is priced like chatql-mock', () => {
+    const ids = LISTED_MOCK_MODELS.map((model) => model.id);
+    expect(ids).toContain(markdown);
+    expect(ids).toContain(hostile);
+    expect(findMockModel(markdown)?.price).toEqual(findMockModel(DEFAULT_MOCK_MODEL)?.price);
+    expect(findMockModel(hostile)?.price).toBeUndefined();
   });
 });
 
@@ -856,6 +1022,7 @@ describe('GET /model/info', () => {
       'chatql-mock-reasoning',
       'chatql-mock-thinking',
       'chatql-mock-refusal',
+      'chatql-mock-markdown',
       'chatql-mock-long',
     ]);
     expect(body.data.map((entry) => entry.model_name)).toEqual(PRICED_MOCK_MODELS.map((model) => model.id));

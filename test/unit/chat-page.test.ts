@@ -224,7 +224,13 @@ describe('describeFailure', () => {
       title: 'The upstream is slow',
       action: { kind: 'retry' },
     });
-    const down = describeFailure({ ...base, __typename: 'UpstreamUnavailableError', retryable: true, status: 503, retryAfterSeconds: null });
+    const down = describeFailure({
+      ...base,
+      __typename: 'UpstreamUnavailableError',
+      retryable: true,
+      status: 503,
+      retryAfterSeconds: null,
+    });
     expect(down).toMatchObject({ title: 'The upstream is down', action: { kind: 'retry' } });
     expect(down.advice).toContain('(HTTP 503)');
     // A model whose breaker is open: a countdown to its next probe.

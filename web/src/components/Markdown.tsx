@@ -2,7 +2,7 @@
  * An answer's markdown, rendered safely: GitHub's extensions (tables, task lists, strikethrough,
  * autolinks) by remark-gfm; then rehype-sanitize with GitHub's own schema, so that nothing the
  * model writes can become a script, a style, an event handler or a frame (raw HTML in the
- * markdown is not rendered at all: react-markdown shows it as text); then code highlighted by
+ * markdown is dropped: its tags never reach the page, only the words between them); then code highlighted by
  * class names (highlight.ts runs after sanitizing, and adds classes only, never `style`).
  *
  * Images are shown as links, never loaded: a model (or a page it read) could otherwise make the
@@ -59,7 +59,8 @@ const components: Components = {
     const code = textOf(node as HastNode | undefined).replace(/\n$/, '');
     return (
       <div className="code-block">
-        <pre>{children}</pre>
+        {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard, to scroll a long line into view */}
+        <pre tabIndex={0}>{children}</pre>
         <CopyButton text={code} label="Copy code" />
       </div>
     );
@@ -70,6 +71,11 @@ const components: Components = {
         {children}
       </a>
     );
+  },
+  input({ type, checked }) {
+    // A task list's box: shown, not editable, and named for screen readers.
+    if (type !== 'checkbox') return null;
+    return <input type="checkbox" checked={Boolean(checked)} disabled aria-label={checked ? 'Done' : 'Not done'} />;
   },
   img({ src, alt }) {
     // Never loaded: shown as a link to what it points at.
