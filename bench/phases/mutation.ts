@@ -164,8 +164,8 @@ export async function mutationPhase(ctx: PhaseContext) {
     unit: 'ms',
     chatql: ownCost,
     bare: latency.bare.p50,
-    target: '≤ 0.5 ms',
-    pass: ownCost <= 0.5,
+    target: '≤ 0.3 ms',
+    pass: ownCost <= 0.3,
   });
   ctx.figure({
     label: 'Mutation latency p99, c=1',

@@ -15,6 +15,7 @@ import type { Context } from '../context.js';
 import type { LimitsGate } from '../limits/gate.js';
 import type { Logger } from '../logger.js';
 import { armorPlugins } from '../plugins/armor.js';
+import { useCompiledSubscriptionEvents } from '../plugins/compiled-events.js';
 import { persistedDocumentsPlugins } from '../plugins/persisted.js';
 import type { Redactor } from '../redact.js';
 import { schema } from '../schema/index.js';
@@ -97,6 +98,8 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
       // Trusted documents (PERSISTED_DOCUMENTS): refuses anything but a listed document's id in
       // `onParams`, before parsing; graphql-ws gets the same store.
       ...persistedDocumentsPlugins(config.persistedDocuments),
+      // Each subscription event through a plan compiled once per document (graphql-jit).
+      useCompiledSubscriptionEvents(),
     ],
   });
 }

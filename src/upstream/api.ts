@@ -3,11 +3,14 @@
  * completion, a chat completion stream (up to its first chunk), and the model list. Each takes the
  * target that serves it; the retry policy, failover and breakers around them are `call.ts`'s.
  */
+import type { Readable } from 'node:stream';
+
 import { context, propagation, type Span, trace } from '@opentelemetry/api';
 import type { ChatCompletionCreateParamsNonStreaming, ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions';
 
 import { generateRequestId, isHeaderSafeRequestId } from '../http/request-id.js';
 import { InBandUpstreamError, MalformedUpstreamAnswer, StreamEndedUnfinished } from './classify.js';
+import { ChunkReader } from './sse.js';
 import type { UpstreamTarget } from './targets.js';
 import type { UpstreamChatRequest } from './translate.js';
 import type { WireChunk, WireCompletion, WireError, WireModel } from './wire.js';
@@ -74,28 +77,43 @@ export async function createCompletion(
 /** A stream that has delivered its first chunk; `rest` iterates the others. */
 export interface OpenedStream {
   first: WireChunk;
-  rest: AsyncIterator<WireChunk>;
+  rest: AsyncIterator<WireChunk, undefined>;
   upstreamRequestId: string | null;
 }
 
 /**
  * Opens a chat completion stream (upstream `stream: true`) and waits for its first chunk, which
- * is the last moment a retry or a fallback is invisible to the client. Throws what the SDK threw,
- * an `InBandUpstreamError` for an error in place of the first chunk, or `StreamEndedUnfinished`
- * for a stream without any chunk; resolves with `null` when `options.signal` aborted it quietly.
+ * is the last moment a retry or a fallback is invisible to the client. The SDK sends the request
+ * and throws its typed errors for an answer that is not 2xx; the body is read by `ChunkReader`
+ * (`sse.ts`), not by the SDK's `Stream`. Throws what the SDK threw, what the reader threw (an
+ * in-band error as the SDK's `APIError`), an `InBandUpstreamError` for vLLM's flat error chunk in
+ * place of the first chunk, or `StreamEndedUnfinished` for a stream without any chunk; resolves
+ * with `null` when `options.signal` aborted it quietly.
  */
 export async function openStream(target: UpstreamTarget, body: UpstreamChatRequest, options: CallOptions): Promise<OpenedStream | null> {
-  const { data: stream, response } = await target.client.chat.completions
+  const response = await target.client.chat.completions
     .create(forTarget(body, target) as ChatCompletionCreateParamsStreaming, options)
-    .withResponse();
-  const rest = stream[Symbol.asyncIterator]() as AsyncIterator<WireChunk>;
-  const first = await rest.next();
+    .asResponse();
+  // `http.ts` leaves a 2xx body as undici's Node stream.
+  const stream = response.body as unknown as Readable | null;
+  if (stream === null) throw new StreamEndedUnfinished('no chunk at all');
+  const rest = new ChunkReader(stream, response.headers, options.signal);
+  let first: IteratorResult<WireChunk, undefined>;
+  try {
+    first = await rest.next();
+  } catch (error) {
+    void rest.return();
+    throw error;
+  }
   if (first.done) {
-    // The SDK ends an aborted stream quietly: that is the caller's cancellation, not the upstream's.
+    // An aborted body ends quietly: that is the caller's cancellation, not the upstream's.
     if (options.signal.aborted) return null;
     throw new StreamEndedUnfinished('no chunk at all');
   }
-  if (isInBandError(first.value)) throw new InBandUpstreamError(first.value as WireError);
+  if (isInBandError(first.value)) {
+    void rest.return();
+    throw new InBandUpstreamError(first.value as WireError);
+  }
   return { first: first.value, rest, upstreamRequestId: requestIdOf(response.headers) };
 }
 

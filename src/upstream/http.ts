@@ -6,9 +6,9 @@
  * CORS), so this fetch sends them with undici's `request` on a keep-alive connection pool.
  *
  * What it returns is a Response in all the ways the SDK reads one (status, ok, url, headers,
- * json(), text(), body), with the body left as undici's Node stream: the SDK iterates any body
- * that is async-iterable, so a streamed answer's chunks skip a WHATWG ReadableStream per
- * response, which was a large share of the CPU and memory each live stream costs.
+ * json(), text(), body), with the body left as undici's Node stream: a streamed answer's body is
+ * read by `sse.ts` straight from it, without a WHATWG ReadableStream per response, which was a
+ * large share of the CPU and memory each live stream costs.
  */
 import { Agent, request } from 'undici';
 

@@ -13,11 +13,12 @@
  * (graphql-ws); and a connection may run at most `maxOperations` operations at once: one more gets
  * an `error` message for that operation (the others go on).
  *
- * Slow readers: graphql-ws awaits each send's callback before it pulls the next event, so a client
- * that stops reading leaves at most one message per operation in the service's buffers (the kernel's
- * socket buffers take the rest), but it holds its operations, and their upstream requests, for as
- * long as it stays connected: the slow-client watch terminates a socket that has flushed nothing
- * for SLOW_CLIENT_TIMEOUT_MS with bytes waiting.
+ * Slow readers: graphql-ws awaits each send's callback before it pulls the next event, and the
+ * callback comes at once only while the socket holds under 64 KiB unsent (`write-batching.ts`, which
+ * also makes one write of what a turn sends), so a client that stops reading leaves at most that
+ * much in the service's buffers (the kernel's socket buffers take the rest). It still holds its
+ * operations, and their upstream requests, for as long as it stays connected: the slow-client
+ * watch terminates a socket that has flushed nothing for SLOW_CLIENT_TIMEOUT_MS with bytes waiting.
  *
  * Trusted documents: with `persistedDocuments` set, a subscribe message runs only a listed document,
  * named by `documentId` (or Apollo's `extensions.persistedQuery`) next to an empty `query`; anything
@@ -39,6 +40,7 @@ import { hostRefusal, isHostAllowed } from '../hosts.js';
 import { isOriginAllowed, type OriginPolicy } from '../origins.js';
 import { operationRequestId, REQUEST_ID_HEADER, requestIdFrom } from '../request-id.js';
 import type { SlowClientWatch } from '../slow-clients.js';
+import { batchWebSocketSends } from '../write-batching.js';
 import { OperationAborts } from './aborts.js';
 import { Connections, WS_FORBIDDEN } from './connection.js';
 
@@ -118,6 +120,7 @@ export function attachGraphQLWebSocket(httpServer: Server, yoga: AnyYoga, logger
   const aborts = new OperationAborts();
 
   server.on('connection', (socket, request) => {
+    batchWebSocketSends(socket);
     connections.watch(socket, request);
     aborts.watch(socket);
   });
