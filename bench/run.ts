@@ -41,6 +41,17 @@ const profileDir = args.has('--cpu-prof') ? mkdtempSync(join(tmpdir(), 'chatql-b
 /** The whole run's budget: the issue allows 2 minutes for --quick and 15 for the full run. */
 const BUDGET_MS = quick ? 110_000 : 14 * 60_000;
 
+/** Resolves once the service at `url` reports its Redis connection up (10 s at most). */
+async function redisUp(url: string): Promise<void> {
+  const deadline = performance.now() + 10_000;
+  while (performance.now() < deadline) {
+    const body = (await fetch(`${url}/readyz`).then((response) => response.json())) as { limits?: { redis?: string } };
+    if (body.limits?.redis === 'up') return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`the service at ${url} did not connect to Redis within 10 s`);
+}
+
 const elapsed = () => {
   const seconds = Math.round((performance.now() - began) / 1000);
   return `${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(seconds % 60).padStart(2, '0')}`;
@@ -154,6 +165,9 @@ async function runPhase(
         logFile: join(RESULTS, 'service-log.tmp'),
       });
       services.push(child);
+      // With REDIS_URL, the service listens before its Redis connection is up, and a resumable
+      // stream subscribed in between is refused as "store unavailable": wait for /readyz to say up.
+      if (env.REDIS_URL) await redisUp(child.ready.url);
       return { child, httpUrl: `${child.ready.url}/graphql`, wsUrl: `${child.ready.url.replace(/^http/, 'ws')}/graphql` };
     },
   };

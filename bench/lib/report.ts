@@ -45,6 +45,8 @@ function number(value: number, unit: string): string {
       return `${value.toFixed(1)} %`;
     case 'KB':
       return `${value.toFixed(1)} KB`;
+    case 'µs':
+      return `${value.toFixed(1)} µs`;
     default:
       return `${value}${unit ? ` ${unit}` : ''}`;
   }
