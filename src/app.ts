@@ -1,7 +1,8 @@
 /**
  * The application, composed: the upstream targets, the domain services, Yoga (HTTP and SSE) and
  * graphql-ws on one node:http server, the router in front of them, and an orderly start and
- * stop. `src/server.ts` runs it; tests build it on port 0.
+ * stop. `src/server.ts` runs it; tests build it on port 0. In a cluster's worker (WORKERS above 1,
+ * src/cluster/worker.ts) it is the same app, tied to the primary by a `WorkerLink`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,8 +20,10 @@ import type { OriginPolicy } from './http/origins.js';
 import { createRouter } from './http/router.js';
 import { SlowClientWatch } from './http/slow-clients.js';
 import { createWebHandler } from './http/web.js';
-import { attachGraphQLWebSocket } from './http/ws/server.js';
+import type { ConnectionOptions } from './http/ws/connection.js';
+import { attachGraphQLWebSocket, type WebSocketLimits } from './http/ws/server.js';
 import { createGraphQLServer } from './http/yoga.js';
+import type { ConnectionCounter } from './limits/connections.js';
 import { LimitsGate } from './limits/gate.js';
 import { connectRedis } from './limits/redis.js';
 import type { Logger } from './logger.js';
@@ -55,6 +58,26 @@ export interface App {
   readonly operations: OperationTracker;
 }
 
+/**
+ * A cluster worker's ties to its primary (src/cluster/link.ts): what the primary does for the
+ * whole, which this app would otherwise do for itself.
+ */
+export interface WorkerLink {
+  /** Workers serving now and how many there should be, as the primary last said (for /readyz). */
+  readonly workers: { ready: number; expected: number };
+  /** Every worker's metrics, added up by the primary, as Prometheus text. */
+  metrics(): Promise<string>;
+  /** What this worker answers when the primary collects the workers' metrics. */
+  shareMetrics(read: () => Promise<unknown[]>): void;
+  /** Counts graphql-ws connections per client across the workers (without Redis). */
+  connections: ConnectionCounter;
+  /**
+   * Runs `say` once the primary has logged the cluster's "ready" line, in the one worker that
+   * speaks for all (start-up warnings, what a failed first look at the upstream means).
+   */
+  onAnnounce(say: () => void): void;
+}
+
 export interface BuildAppOptions {
   /** The built chat page to serve at /chat. @default dist/web at the package root */
   webDir?: string;
@@ -62,6 +85,12 @@ export interface BuildAppOptions {
   wsKeepAliveMs?: number;
   /** Where spans go (see `src/tracing.ts`). @default the OpenTelemetry API's no-op tracer */
   tracer?: Tracer;
+  /**
+   * Set in a cluster's worker: no "ready" line (the primary logs one for all), no METRICS_PORT
+   * listener (the primary's), /metrics and /readyz for the whole cluster, and limits counted in
+   * the primary when there is no Redis. @default a process of its own
+   */
+  worker?: WorkerLink;
 }
 
 /** Interval of the server's WebSocket pings; a socket that missed the previous pong is dropped. */
@@ -69,6 +98,7 @@ const WS_KEEP_ALIVE_MS = 15_000;
 
 export function buildApp(config: Config, logger: Logger, options: BuildAppOptions = {}): App {
   const { security } = config;
+  const { worker } = options;
   const redact = createRedactor([
     config.upstream.apiKey,
     ...upstreamUrlSecrets(config.upstream.baseURL),
@@ -109,6 +139,7 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
   const redis = security.redisUrl ? connectRedis(security.redisUrl, logger, redact) : null;
   const gate = new LimitsGate({
     redis: redis?.client ?? null,
+    cluster: worker ? { connections: worker.connections } : null,
     allowedModels: security.allowedModels,
     onRefusal: (limit) => metrics.limitRefusals.inc({ limit }),
     currency: config.pricing.currency,
@@ -118,8 +149,14 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
   const rejectedKeys = security.auth.mode === 'forward' ? new RejectedKeys(config.modelsCacheMs) : undefined;
   const withRejectedKeys = rejectedKeys ? { rejectedKeys } : {};
   // Resumable streams: in this process, and mirrored to Redis with REDIS_URL (any replica resumes).
+  // Several workers without Redis would each know only their own generations, and a resume goes
+  // to whichever worker its connection lands on: refused, rather than "not found" at random.
   const streams = new ResumableStreams({
     ...config.streams,
+    refusal:
+      config.workers > 1 && !redis
+        ? 'Resumable streams need REDIS_URL when WORKERS is above 1: each worker keeps its own streams, and a resume may reach another. Subscribe without resume, or set REDIS_URL.'
+        : null,
     shared: redis
       ? new RedisStreamLog(redis.client, {
           ...config.streams,
@@ -164,15 +201,18 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
   const preAuthenticated = new WeakMap<IncomingMessage, AuthOutcome>();
   const yoga = createGraphQLServer({ config, logger, redact, chat, models, gate, authenticator, origins, preAuthenticated });
 
+  // A worker answers for the whole cluster: the primary adds every worker's registry up.
+  worker?.shareMetrics(() => metrics.registry.getMetricsAsJSON());
   const serveMetrics = (res: ServerResponse) => {
-    void metrics.registry.metrics().then(
+    void (worker ? worker.metrics() : metrics.registry.metrics()).then(
       (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
       () => res.writeHead(500).end(),
     );
   };
-  // With METRICS_PORT, /metrics lives on its own listener (same HOST), so it need not face clients.
+  // With METRICS_PORT, /metrics lives on its own listener (same HOST), so it need not face clients;
+  // with workers, the primary listens there.
   const metricsServer =
-    config.metricsPort === null
+    config.metricsPort === null || worker
       ? null
       : createServer((req, res) => {
           if (req.url?.split('?', 1)[0] === '/metrics' && req.method === 'GET') serveMetrics(res);
@@ -195,6 +235,8 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
           upstream: { embeddedMock: config.upstream.embeddedMock, ...models.health, ...describeTargets(targets) },
           operations: operations.size,
           limits: { store: gate.store, ...(redis ? { redis: redis.status } : {}) },
+          // This worker answers, so the port serves: ready (see docs/operating.md, Several workers).
+          ...(worker ? { workers: worker.workers } : {}),
         },
       }),
       serveMetrics: config.metricsOnMainPort ? serveMetrics : null,
@@ -210,7 +252,8 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
     }),
   );
   server.keepAliveTimeout = 5_000;
-  const websocket = attachGraphQLWebSocket(server, yoga, logger, {
+  // `Connections` gets these options whole: `openConnection` reaches it through them.
+  const websocketOptions: WebSocketLimits & Pick<ConnectionOptions, 'openConnection'> = {
     origins,
     maxPayload: config.maxBodyBytes,
     connectionInitWaitTimeoutMs: config.wsConnectionInitTimeoutMs,
@@ -219,7 +262,9 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
     persistedDocuments: config.persistedDocuments,
     authenticate: (authorization) => authenticator.authenticate(authorization),
     keepAliveMs: options.wsKeepAliveMs ?? WS_KEEP_ALIVE_MS,
-  });
+    openConnection: (principal) => gate.openConnection(principal),
+  };
+  const websocket = attachGraphQLWebSocket(server, yoga, logger, websocketOptions);
 
   let stopping: Promise<void> | null = null;
 
@@ -264,11 +309,21 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
       const metricsPort = metricsServer ? await listen(metricsServer, config.metricsPort ?? 0) : null;
       const url = `http://${host}:${port}`;
       const metricsUrl = metricsPort === null ? undefined : `http://${host}:${metricsPort}/metrics`;
-      logReady(config, logger, url, metricsUrl);
-      logStartupWarnings(config, targets, logger);
       // Warm the models cache, so that /readyz and GraphiQL know the upstream from the start, and
       // say in one line what a failure most likely means.
-      models.list().catch((error: unknown) => explainUpstreamFailure(error, config, logger));
+      if (worker) {
+        // The primary logs the "ready" line; one worker then says the rest, for all of them.
+        const warmUp = models.list();
+        warmUp.catch(() => undefined);
+        worker.onAnnounce(() => {
+          logStartupWarnings(config, targets, logger);
+          warmUp.catch((error: unknown) => explainUpstreamFailure(error, config, logger));
+        });
+      } else {
+        logReady(config, logger, url, metricsUrl);
+        logStartupWarnings(config, targets, logger);
+        models.list().catch((error: unknown) => explainUpstreamFailure(error, config, logger));
+      }
       return { url, port, ...(metricsUrl === undefined ? {} : { metricsUrl }) };
     },
     stop: (graceMs = config.shutdownGraceMs) =>
@@ -293,4 +348,17 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
         });
       })()),
   };
+}
+
+/**
+ * SIGHUP: reads CLIENT_KEYS_FILE (AUTH_MODE=api-key) and MODEL_PRICES_FILE again, so that keys
+ * are added or revoked and prices changed without a restart (in every worker, which the primary
+ * forwards the signal to).
+ */
+export function reloadFiles(app: App, logger: Logger): void {
+  const keys = app.reloadClientKeys();
+  const prices = app.reloadPrices();
+  if (keys === null && prices === null) {
+    logger.info('SIGHUP: nothing to reload (CLIENT_KEYS_FILE is read with AUTH_MODE=api-key only; no MODEL_PRICES_FILE)');
+  }
 }

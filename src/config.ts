@@ -2,6 +2,8 @@
  * The service's configuration: read once from the environment at start-up and validated whole, so
  * that an operator sees every problem in one go (one line each) instead of one per restart.
  */
+import { availableParallelism } from 'node:os';
+
 import { z } from 'zod';
 
 import { readSecurityConfig, type SecurityConfig } from './auth/config.js';
@@ -35,6 +37,11 @@ export interface UpstreamConfig {
 export interface Config {
   /** @default 4000 */
   port: number;
+  /**
+   * WORKERS: processes serving PORT. 1 is the one process of old; more run a node:cluster primary
+   * that forks them (src/cluster/). `auto`: os.availableParallelism(). @default 1
+   */
+  workers: number;
   /** @default '127.0.0.1' (containers set '0.0.0.0') */
   host: string;
   upstream: UpstreamConfig;
@@ -123,6 +130,9 @@ function integer(name: string, min: number, max: number, fallback: number) {
     });
 }
 
+/** More workers than this is a typo, not a machine. */
+const MAX_WORKERS = 1024;
+
 /** The largest GraphQL Int. */
 const MAX_INT = 2_147_483_647;
 
@@ -133,6 +143,22 @@ function unlimitedIfUnset(value: number): number | null {
 
 const envSchema = z.object({
   PORT: integer('PORT', 0, 65535, 4000),
+  WORKERS: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined) return 1;
+      if (raw.trim() === 'auto') return availableParallelism();
+      const value = Number(raw);
+      if (!/^\s*\d+\s*$/.test(raw) || value < 1 || value > MAX_WORKERS) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `WORKERS must be a whole number from 1 to ${MAX_WORKERS}, or auto for one per core (got "${raw}")`,
+        });
+        return z.NEVER;
+      }
+      return value;
+    }),
   HOST: z.string().default('127.0.0.1'),
   OPENAI_BASE_URL: z
     .string()
@@ -302,6 +328,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
     ok: true,
     config: {
       port: vars.PORT,
+      workers: vars.WORKERS,
       host: vars.HOST,
       upstream: {
         baseURL: vars.OPENAI_BASE_URL,

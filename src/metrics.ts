@@ -3,6 +3,12 @@
  * that several apps in one process (tests) do not share counters. Labels are bounded: the
  * operation names, the error union's member names, the model names the upstream serves, and at
  * most MAX_CLIENT_LABELS client ids (the rest count as `other`).
+ *
+ * With several workers (WORKERS), the primary adds the workers' registries up
+ * (src/cluster/metrics.ts): each metric says how, in its `aggregator`. Counters and histograms are
+ * sums, and so are the gauges of live things (operations, streams, connections); the breaker
+ * gauges are states, and each worker has breakers of its own: the worst of them, `max`, is the
+ * state a dashboard wants (Node's own process metrics come with their aggregators).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -63,6 +69,7 @@ export function createMetrics(sources: MetricsSources) {
       help: 'Operations that ended, by operation and outcome (the result union member, or cancelled).',
       labelNames: ['operation', 'outcome'] as const,
       registers: [registry],
+      aggregator: 'sum',
     }),
     latency: new Histogram({
       name: 'chatql_operation_duration_seconds',
@@ -70,24 +77,28 @@ export function createMetrics(sources: MetricsSources) {
       labelNames: ['operation'] as const,
       buckets: LATENCY_BUCKETS,
       registers: [registry],
+      aggregator: 'sum',
     }),
     timeToFirstToken: new Histogram({
       name: 'chatql_time_to_first_token_seconds',
       help: "Streams: from the operation starting to the upstream's first chunk.",
       buckets: LATENCY_BUCKETS,
       registers: [registry],
+      aggregator: 'sum',
     }),
     tokens: new Counter({
       name: 'chatql_tokens_total',
       help: `Tokens the upstream reported, by model, kind (prompt or completion) and client (the first ${MAX_CLIENT_LABELS} client ids; the rest as other).`,
       labelNames: ['model', 'kind', 'client'] as const,
       registers: [registry],
+      aggregator: 'sum',
     }),
     cost: new Counter({
       name: 'chatql_cost_total',
       help: `What answers cost, in their currency (PRICE_CURRENCY): the upstream's figures, or the price table's; by model and client (the first ${MAX_CLIENT_LABELS} client ids; the rest as other).`,
       labelNames: ['model', 'client', 'currency'] as const,
       registers: [registry],
+      aggregator: 'sum',
     }),
     upstreamLatency: new Histogram({
       name: 'chatql_upstream_duration_seconds',
@@ -95,53 +106,62 @@ export function createMetrics(sources: MetricsSources) {
       labelNames: ['call', 'upstream', 'outcome'] as const,
       buckets: LATENCY_BUCKETS,
       registers: [registry],
+      aggregator: 'sum',
     }),
     retries: new Counter({
       name: 'chatql_upstream_retries_total',
       help: 'Upstream calls retried under the retry policy.',
       registers: [registry],
+      aggregator: 'sum',
     }),
     fallbacks: new Counter({
       name: 'chatql_upstream_fallbacks_total',
       help: 'Chat operations answered by a fallback upstream (UPSTREAM_FALLBACKS), by its name (fallback-1, ...).',
       labelNames: ['upstream'] as const,
       registers: [registry],
+      aggregator: 'sum',
     }),
     streamsAborted: new Counter({
       name: 'chatql_streams_aborted_total',
       help: 'Streams stopped before their end: by their client leaving (client_gone) or by the end of the shutdown grace (shutdown).',
       labelNames: ['reason'] as const,
       registers: [registry],
+      aggregator: 'sum',
     }),
     limitRefusals: new Counter({
       name: 'chatql_limit_refusals_total',
       help: 'Operations refused by a per-client limit before any upstream call, by limit.',
       labelNames: ['limit'] as const,
       registers: [registry],
+      aggregator: 'sum',
     }),
     breakerOpened: new Counter({
       name: 'chatql_upstream_breaker_opened_total',
       help: `Circuit breakers that opened, by target and model (empty for the target's own breaker; the first ${MAX_MODEL_LABELS} model names, the rest as other).`,
       labelNames: ['upstream', 'model'] as const,
       registers: [registry],
+      aggregator: 'sum',
     }),
     streamResumes: new Counter({
       name: 'chatql_stream_resumes_total',
       help: 'Subscriptions that asked to attach to a resumable generation, by outcome: attached, not_found, mismatch, store_unavailable.',
       labelNames: ['outcome'] as const,
       registers: [registry],
+      aggregator: 'sum',
     }),
     upstreamErrors: new Counter({
       name: 'chatql_upstream_errors_total',
       help: 'Failed upstream calls, by the error they mapped to.',
       labelNames: ['error'] as const,
       registers: [registry],
+      aggregator: 'sum',
     }),
   };
   new Gauge({
     name: 'chatql_active_operations',
     help: 'Mutations and streams running now.',
     registers: [registry],
+    aggregator: 'sum',
     collect() {
       this.set(sources.operations());
     },
@@ -150,6 +170,7 @@ export function createMetrics(sources: MetricsSources) {
     name: 'chatql_active_streams',
     help: 'Streams (chatCompletionStream) running now, over graphql-ws and SSE.',
     registers: [registry],
+    aggregator: 'sum',
     collect() {
       this.set(sources.streams());
     },
@@ -158,6 +179,7 @@ export function createMetrics(sources: MetricsSources) {
     name: 'chatql_websocket_connections',
     help: 'Open graphql-ws connections.',
     registers: [registry],
+    aggregator: 'sum',
     collect() {
       this.set(sources.webSockets());
     },
@@ -168,6 +190,7 @@ export function createMetrics(sources: MetricsSources) {
       name: 'chatql_detached_streams',
       help: 'Resumable generations running with no subscriber attached, waiting out STREAM_RESUME_GRACE_MS for one.',
       registers: [registry],
+      aggregator: 'sum',
       collect() {
         this.set(detached());
       },
@@ -180,6 +203,8 @@ export function createMetrics(sources: MetricsSources) {
       help: "Each upstream target's circuit breaker: 0 closed, 1 open (calls answered at once), 2 half-open (a probe may go or is under way).",
       labelNames: ['upstream'] as const,
       registers: [registry],
+      // Open (1) or half-open (2) in any worker shows.
+      aggregator: 'max',
       collect() {
         for (const { upstream, state } of breakers()) this.set({ upstream }, state);
       },
@@ -192,6 +217,7 @@ export function createMetrics(sources: MetricsSources) {
       help: `Each (target, model) circuit breaker: 0 closed, 1 open, 2 half-open; the first ${MAX_MODEL_LABELS} model names, the rest as other (the worst of them).`,
       labelNames: ['upstream', 'model'] as const,
       registers: [registry],
+      aggregator: 'max',
       collect() {
         // Breakers come and go (the least recently used are dropped): only the live ones are series.
         this.reset();

@@ -1,16 +1,19 @@
 /**
  * `npm start`: read the configuration, start the embedded mock upstream when no upstream is
- * configured, serve, and shut down gracefully on SIGTERM/SIGINT.
+ * configured, serve, and shut down gracefully on SIGTERM/SIGINT. With WORKERS above 1 this
+ * process is a node:cluster primary or one of its workers (src/cluster/); the modules each side
+ * needs are loaded there, so that the primary loads none of the GraphQL, upstream or limits code.
  */
-import { buildApp } from './app.js';
-import { loadConfig } from './config.js';
-import { createLogger } from './logger.js';
-import { startMockUpstream } from './mock-upstream/server.js';
-import { startTracing, tracingRequested } from './tracing.js';
+import cluster from 'node:cluster';
+
+import { type Config, loadConfig } from './config.js';
+import { createLogger, type Logger } from './logger.js';
 
 async function main(): Promise<void> {
   const result = loadConfig();
   if (!result.ok) {
+    // A worker finds problems the primary did not only in a file changed since (a restarted worker
+    // reads CLIENT_KEYS_FILE again, say): worth its own lines.
     for (const problem of result.problems) console.error(`chatql: configuration error: ${problem}`);
     process.exit(1);
   }
@@ -18,7 +21,15 @@ async function main(): Promise<void> {
   // Readable lines in a terminal, JSON lines for log shippers, unless LOG_FORMAT says which.
   const pretty = config.logFormat === 'pretty' || (config.logFormat === null && process.stdout.isTTY === true);
   const logger = createLogger(config.logLevel, undefined, { pretty });
+  if (config.workers === 1) await serve(config, logger);
+  else if (cluster.isPrimary) await (await import('./cluster/primary.js')).runPrimary(config, logger);
+  else await (await import('./cluster/worker.js')).runWorker(config, logger);
+}
 
+/** One process serving PORT (WORKERS=1). */
+async function serve(config: Config, logger: Logger): Promise<void> {
+  const [{ buildApp, reloadFiles }, { startMockUpstream }, { explainListenFailure }, { startTracing, tracingRequested }] =
+    await Promise.all([import('./app.js'), import('./mock-upstream/server.js'), import('./startup.js'), import('./tracing.js')]);
   let closeMock: (() => Promise<void>) | undefined;
   if (config.upstream.embeddedMock) {
     const mock = await startMockUpstream();
@@ -33,14 +44,7 @@ async function main(): Promise<void> {
     // Logs the "ready" line with its URLs first, then what start-up has to say.
     await app.start();
   } catch (error) {
-    const { code, port } = error as { code?: unknown; port?: unknown };
-    if (code === 'EADDRINUSE') {
-      logger.fatal(`port ${port ?? config.port} is already in use on ${config.host}: set PORT to another port, or stop what listens there`);
-    } else if (code === 'EACCES') {
-      logger.fatal(`port ${port ?? config.port} on ${config.host} needs privileges this process lacks: set PORT to 1024 or above`);
-    } else {
-      logger.fatal(`cannot listen on ${config.host}:${config.port}: ${error instanceof Error ? error.message : String(error)}`);
-    }
+    explainListenFailure(error, config, logger);
     await closeMock?.();
     process.exit(1);
   }
@@ -64,15 +68,7 @@ async function main(): Promise<void> {
         process.exit(0);
       });
   };
-  // SIGHUP: read CLIENT_KEYS_FILE (AUTH_MODE=api-key) and MODEL_PRICES_FILE again, so that keys
-  // are added or revoked and prices changed without a restart.
-  process.on('SIGHUP', () => {
-    const keys = app.reloadClientKeys();
-    const prices = app.reloadPrices();
-    if (keys === null && prices === null) {
-      logger.info('SIGHUP: nothing to reload (CLIENT_KEYS_FILE is read with AUTH_MODE=api-key only; no MODEL_PRICES_FILE)');
-    }
-  });
+  process.on('SIGHUP', () => reloadFiles(app, logger));
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
 }

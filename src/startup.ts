@@ -40,8 +40,17 @@ function shownBaseUrl(baseURL: string | undefined): string {
   return url.href.replace(/\/+$/, '');
 }
 
-/** The first line a started service logs: where it is, and what it serves. */
-export function logReady(config: Config, logger: Logger, url: string, metricsUrl: string | undefined): void {
+/**
+ * The first line a started service logs: where it is, and what it serves. With `cluster`, the
+ * primary's one line for all its workers (src/cluster/primary.ts), naming each one's pid.
+ */
+export function logReady(
+  config: Config,
+  logger: Logger,
+  url: string,
+  metricsUrl: string | undefined,
+  cluster?: { workers: number; pids: Record<number, number | undefined> },
+): void {
   const graphql = config.graphiql
     ? `GraphQL and GraphiQL at ${url}/graphql`
     : `GraphQL at ${url}/graphql (GraphiQL off: GRAPHIQL=true turns it on)`;
@@ -50,6 +59,7 @@ export function logReady(config: Config, logger: Logger, url: string, metricsUrl
     : '';
   logger.info(
     {
+      ...(cluster === undefined ? {} : { workers: cluster.workers, pids: cluster.pids }),
       url: `${url}/graphql`,
       chat: `${url}/chat`,
       ...(metricsUrl === undefined ? {} : { metrics: metricsUrl }),
@@ -57,8 +67,20 @@ export function logReady(config: Config, logger: Logger, url: string, metricsUrl
       introspection: config.introspection,
       graphiql: config.graphiql,
     },
-    `ChatQL ready: chat at ${url}/chat, ${graphql}${upstream}`,
+    `ChatQL ready${cluster === undefined ? '' : ` (${cluster.workers} workers)`}: chat at ${url}/chat, ${graphql}${upstream}`,
   );
+}
+
+/** What a failed `listen` most likely means, in one fatal line (a port in use names PORT). */
+export function explainListenFailure(error: unknown, config: Config, logger: Logger): void {
+  const { code, port } = error as { code?: unknown; port?: unknown };
+  if (code === 'EADDRINUSE') {
+    logger.fatal(`port ${port ?? config.port} is already in use on ${config.host}: set PORT to another port, or stop what listens there`);
+  } else if (code === 'EACCES') {
+    logger.fatal(`port ${port ?? config.port} on ${config.host} needs privileges this process lacks: set PORT to 1024 or above`);
+  } else {
+    logger.fatal(`cannot listen on ${config.host}:${config.port}: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 /**

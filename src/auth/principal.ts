@@ -11,7 +11,7 @@ export type AuthMode = (typeof AUTH_MODES)[number];
 
 /**
  * A client's limits; null means no limit. Rates are counted per client across all replicas when
- * REDIS_URL is set, per process otherwise.
+ * REDIS_URL is set, across the workers of one primary (WORKERS) otherwise, or in the one process.
  */
 export interface ClientLimits {
   requestsPerMinute: number | null;
@@ -23,7 +23,7 @@ export interface ClientLimits {
   dailyTokens: number | null;
   /** The largest `maxTokens` / `maxCompletionTokens` a request may ask for; also sent when it asks for none. */
   maxTokens: number | null;
-  /** Open graphql-ws connections at once (per replica). */
+  /** Open graphql-ws connections at once, counted where the rates are. */
   maxConnections: number | null;
   /**
    * With a token limit (dailyTokens or tokensPerMinute): the answer bound sent upstream when the

@@ -18,8 +18,8 @@ import type { Socket } from 'node:net';
 
 import { WebSocket } from 'ws';
 
-/** Unsent bytes of a socket under which a send's callback is called at once. */
-export const BATCH_HIGH_WATER_BYTES = 64 * 1024;
+/** Unsent bytes of a socket under which a send's callback is called at once: a socket's own high-water mark. */
+export const BATCH_HIGH_WATER_BYTES = 16 * 1024;
 
 type SendCallback = (error?: Error) => void;
 

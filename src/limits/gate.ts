@@ -6,10 +6,15 @@
  * Redis when REDIS_URL is set so that every replica counts against the same limit. When Redis
  * cannot be reached, each limiter falls back to its in-memory "insurance" twin: the service keeps
  * serving, and each replica holds a client to its limits on its own until Redis is back (fail
- * open to per-replica limits; see SECURITY.md).
+ * open to per-replica limits; see SECURITY.md). With several workers (WORKERS) and no Redis, the
+ * counters live in the cluster's primary (RateLimiterCluster), so that the workers of one machine
+ * count as one.
+ *
+ * Open graphql-ws connections (maxConnections) are counted here too, by the same store: see
+ * `openConnection`.
  */
 import type { Redis } from 'ioredis';
-import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { type RateLimiterAbstract, RateLimiterCluster, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 
 import { ANONYMOUS, isModelAllowed, type Principal } from '../auth/principal.js';
 import {
@@ -22,9 +27,11 @@ import {
 } from '../errors.js';
 import type { ChatRequest } from '../chat/types.js';
 import type { ModelPrice } from '../pricing/prices.js';
+import { type ConnectionCounter, type ConnectionRelease, MemoryConnectionCounter } from './connections.js';
 import { estimatePromptTokens } from './estimate.js';
 
-type Kind = 'requests' | 'tokens' | 'streams' | 'daily' | 'spend';
+/** `connections` is counted in a window with Redis only (see `openConnection`). */
+type Kind = 'requests' | 'tokens' | 'streams' | 'daily' | 'spend' | 'connections';
 
 /** The windows a request's bound is reserved in. */
 type ReservedKind = 'daily' | 'tokens' | 'spend';
@@ -61,7 +68,18 @@ const WINDOW_SECONDS: Record<Kind, number> = {
   // A new key each UTC day; the window just lets yesterday's key expire.
   daily: 25 * 3600,
   spend: 25 * 3600,
+  // As for streams: bounds how long a dead replica's connections hold their slots.
+  connections: 3600,
 };
+
+/**
+ * How long a worker waits for the primary to answer a count (RateLimiterCluster's timeout). The
+ * primary answers from memory at once; no answer means it is gone, and the worker with it.
+ */
+const CLUSTER_TIMEOUT_MS = 3000;
+
+/** The count of a client without a connection limit: counted (a reloaded key file may set one), never refused. */
+const UNLIMITED_CONNECTIONS = Number.MAX_SAFE_INTEGER;
 
 /** A limit refused: which one, for logs and metrics. */
 export type LimitName =
@@ -74,8 +92,14 @@ export type LimitName =
   | 'concurrentStreams';
 
 export interface GateOptions {
-  /** Shared counters; null keeps them in this process. */
+  /** Shared counters; null keeps them in this process (or in the cluster's primary, with `cluster`). */
   redis: Redis | null;
+  /**
+   * In a worker of several (WORKERS) without Redis: count in the primary, which answers
+   * RateLimiterCluster (its RateLimiterClusterMaster, src/cluster/primary.ts), and count
+   * connections with `connections`. Ignored with Redis, which every worker shares anyway.
+   */
+  cluster?: { connections: ConnectionCounter } | null;
   /** ALLOWED_MODELS: the models any client may use; null: all. */
   allowedModels: readonly string[] | null;
   /** Called for every refusal, for metrics. */
@@ -148,12 +172,17 @@ function seconds(ms: number): number {
 
 export class LimitsGate {
   private readonly limiters = new Map<string, RateLimiterAbstract>();
+  /** Where connections are counted; null: in Redis, through `limiter('connections')`. */
+  private readonly connections: ConnectionCounter | null;
 
-  constructor(private readonly options: GateOptions) {}
+  constructor(private readonly options: GateOptions) {
+    this.connections = options.redis ? null : (options.cluster?.connections ?? new MemoryConnectionCounter());
+  }
 
   /** Where the counters live, for /readyz. */
-  get store(): 'memory' | 'redis' {
-    return this.options.redis ? 'redis' : 'memory';
+  get store(): 'memory' | 'redis' | 'cluster' {
+    if (this.options.redis) return 'redis';
+    return this.options.cluster ? 'cluster' : 'memory';
   }
 
   /** One limiter per counter and limit value (a limiter's points are fixed); keys are per client. */
@@ -167,10 +196,21 @@ export class LimitsGate {
     let limiter = this.limiters.get(id);
     if (!limiter) {
       const options = { keyPrefix: `chatql:${kind}`, points, duration: WINDOW_SECONDS[kind] };
-      const memory = new RateLimiterMemory(options);
-      limiter = this.options.redis
-        ? new RateLimiterRedis({ ...options, storeClient: this.options.redis, rejectIfRedisNotReady: true, insuranceLimiter: memory })
-        : memory;
+      if (this.options.redis) {
+        const memory = new RateLimiterMemory(options);
+        limiter = new RateLimiterRedis({
+          ...options,
+          storeClient: this.options.redis,
+          rejectIfRedisNotReady: true,
+          insuranceLimiter: memory,
+        });
+      } else if (this.options.cluster) {
+        // The primary keeps one limiter per prefix, created with the points of the first worker to
+        // ask: the prefix names the points, as the key of `limiters` does here.
+        limiter = new RateLimiterCluster({ ...options, keyPrefix: `chatql:${kind}:${points}`, timeoutMs: CLUSTER_TIMEOUT_MS });
+      } else {
+        limiter = new RateLimiterMemory(options);
+      }
       this.limiters.set(id, limiter);
     }
     return limiter;
@@ -459,6 +499,30 @@ export class LimitsGate {
       undo();
       throw error;
     }
+  }
+
+  /**
+   * Counts a graphql-ws connection against the client's maxConnections: resolves with the release
+   * to call when it closes, or null when the client has that many open. In memory (one process)
+   * and in the primary (workers) the count is exact, and a dead worker's connections are given
+   * back by the primary. In Redis it is a window, like live streams': a dead replica's connections
+   * hold their slots until it turns (an hour), and a connection open across the turn is no longer
+   * counted (its release is then skipped, rather than given to the next window).
+   */
+  async openConnection(principal: Principal): Promise<ConnectionRelease | null> {
+    const max = principal.limits.maxConnections;
+    if (this.connections) return this.connections.open(principal.id, max ?? UNLIMITED_CONNECTIONS);
+    if (max === null) return () => undefined;
+    const key = this.key('connections', principal);
+    const result = await this.take('connections', max, key, 1);
+    if ('refusedFor' in result) return null;
+    const windowEndsAt = Date.now() + result.msBeforeNext;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (Date.now() < windowEndsAt) this.give('connections', max, key, 1);
+    };
   }
 
   /** What is left of each of the client's limits, for the `viewer` query. */

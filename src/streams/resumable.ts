@@ -52,6 +52,8 @@ export interface ResumableOptions {
   storeBytes: number;
   /** The shared log (REDIS_URL); null keeps everything in this process. */
   shared: RedisStreamLog | null;
+  /** Set: every resume is refused at `resume` with this message (several workers without the shared log). */
+  refusal?: string | null;
   logger: Logger;
   /** Counts attach attempts by outcome (`chatql_stream_resumes_total`). */
   onResume?(outcome: ResumeOutcome): void;
@@ -145,6 +147,9 @@ export class ResumableStreams {
     signal: AbortSignal,
     start: Starter,
   ): Promise<AsyncIterableIterator<StreamEvent>> {
+    if (this.options.refusal) {
+      return Generation.refusal(new InvalidRequestError(this.options.refusal, ErrorSource.SERVICE, 'resume', 'unsupported'));
+    }
     const after = resume.after ?? null;
     const id = generationId(principal.id, resume.key);
     const fp = fingerprint(input);

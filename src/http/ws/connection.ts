@@ -12,6 +12,7 @@ import type { WebSocket, WebSocketServer } from 'ws';
 import type { AuthOutcome } from '../../auth/authenticate.js';
 import type { Principal } from '../../auth/principal.js';
 import { AuthenticationError } from '../../errors.js';
+import { type ConnectionRelease, MemoryConnectionCounter } from '../../limits/connections.js';
 import type { Logger } from '../../logger.js';
 import type { SlowClientWatch } from '../slow-clients.js';
 
@@ -41,6 +42,12 @@ export function closeReason(text: string): string {
         .replace(/\uFFFD+$/, '')}...`;
 }
 
+/** Connections counted here alone: what a `Connections` without `openConnection` does. */
+function countInProcess(): (principal: Principal) => Promise<ConnectionRelease | null> {
+  const counter = new MemoryConnectionCounter();
+  return (principal) => counter.open(principal.id, principal.limits.maxConnections ?? Number.MAX_SAFE_INTEGER);
+}
+
 /** The longest delay setTimeout takes; a token valid for longer is checked again then. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -51,14 +58,20 @@ export interface ConnectionOptions {
   keepAliveMs: number;
   /** Drops a client that stopped reading (SLOW_CLIENT_TIMEOUT_MS), shared with SSE. */
   slowClients: SlowClientWatch;
+  /**
+   * Counts the connection against its client's CLIENT_MAX_CONNECTIONS (the limits gate's
+   * `openConnection`: in this process, across workers or across replicas); resolves with its
+   * release, or null at the limit. @default counted in this process
+   */
+  openConnection?: (principal: Principal) => Promise<ConnectionRelease | null>;
 }
 
 export class Connections {
   /** Sockets whose `connection_init` was accepted. */
   private readonly acknowledged = new WeakSet<WebSocket>();
   private readonly principals = new WeakMap<WebSocket, Principal>();
-  /** Open, authenticated connections per client id (this replica's). */
-  private readonly perClient = new Map<string, number>();
+  /** Counts open, authenticated connections per client. */
+  private readonly openConnection: (principal: Principal) => Promise<ConnectionRelease | null>;
   private readonly alive = new WeakSet<WebSocket>();
   private readonly keepAlive: NodeJS.Timeout;
 
@@ -67,6 +80,7 @@ export class Connections {
     private readonly logger: Logger,
     private readonly options: ConnectionOptions,
   ) {
+    this.openConnection = options.openConnection ?? countInProcess();
     // Keep-alive: one timer for all sockets, nothing per message.
     this.keepAlive = setInterval(() => {
       for (const socket of server.clients) {
@@ -134,19 +148,19 @@ export class Connections {
       socket.close(WS_FORBIDDEN, 'Forbidden: the token has expired');
       return false;
     }
-    const open = this.perClient.get(outcome.id) ?? 0;
-    const max = outcome.limits.maxConnections;
-    if (max !== null && open >= max) {
+    if (socket.readyState !== socket.OPEN) return false;
+    const release = await this.openConnection(outcome);
+    if (release === null) {
+      const max = outcome.limits.maxConnections;
       socket.close(WS_TOO_MANY_CONNECTIONS, closeReason(`Too many connections: at most ${max} at once for this client`));
       return false;
     }
-    if (socket.readyState !== socket.OPEN) return false;
-    this.perClient.set(outcome.id, open + 1);
-    socket.once('close', () => {
-      const left = (this.perClient.get(outcome.id) ?? 1) - 1;
-      if (left > 0) this.perClient.set(outcome.id, left);
-      else this.perClient.delete(outcome.id);
-    });
+    // The count may have taken a round trip (to the primary, to Redis): the client may be gone.
+    if (socket.readyState !== socket.OPEN) {
+      release();
+      return false;
+    }
+    socket.once('close', release);
     this.principals.set(socket, outcome);
     this.acknowledged.add(socket);
     if (outcome.expiresAt !== null) this.closeOnExpiry(socket, outcome.expiresAt);

@@ -14,7 +14,7 @@
  * an `error` message for that operation (the others go on).
  *
  * Slow readers: graphql-ws awaits each send's callback before it pulls the next event, and the
- * callback comes at once only while the socket holds under 64 KiB unsent (`write-batching.ts`, which
+ * callback comes at once only while the socket holds under 16 KiB unsent (`write-batching.ts`, which
  * also makes one write of what a turn sends), so a client that stops reading leaves at most that
  * much in the service's buffers (the kernel's socket buffers take the rest). It still holds its
  * operations, and their upstream requests, for as long as it stays connected: the slow-client
