@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only=mutation,streaming,capacity,cancellation] [--cpu-prof] [--no-build]`
+ * `npm run bench [-- --quick] [--only=mutation,streaming,capacity,cancellation,resume,workers] [--cpu-prof] [--no-build]`
  *
  * Builds the service, starts the mock upstreams and the service in child processes (pinned apart
  * with taskset where it exists), drives both sides of each comparison from this process in
@@ -24,6 +24,7 @@ import { capacityPhase } from './phases/capacity.js';
 import { mutationPhase } from './phases/mutation.js';
 import { resumePhase } from './phases/resume.js';
 import { streamingPhase } from './phases/streaming.js';
+import { workersPhase } from './phases/workers.js';
 import { canPin, type Child, pinSelf, prepareChildren, startChild } from './processes.js';
 import type { ServiceReady } from './service-child.js';
 import type { MockSpec, UpstreamReady } from './upstream-child.js';
@@ -80,7 +81,7 @@ const MOCKS: MockSpec[] = [
   { name: 'cancel', firstTokenDelayMs: 20, wordDelayMs: 300, bench: SHAPES.cancel, record: true },
 ];
 
-type PhaseName = 'mutation' | 'streaming' | 'capacity' | 'cancellation' | 'resume';
+type PhaseName = 'mutation' | 'streaming' | 'capacity' | 'cancellation' | 'resume' | 'workers';
 const PHASES: Array<{ name: PhaseName; budgetMs: number; run: (ctx: PhaseContext) => Promise<unknown> }> = [
   { name: 'mutation', budgetMs: quick ? 60_000 : 240_000, run: (ctx) => mutationPhase(ctx) },
   {
@@ -108,6 +109,11 @@ const PHASES: Array<{ name: PhaseName; budgetMs: number; run: (ctx: PhaseContext
     name: 'cancellation',
     budgetMs: quick ? 30_000 : 90_000,
     run: (ctx) => cancellationPhase(ctx, quick ? { ws: 200, sse: 50 } : { ws: 1000, sse: 200 }),
+  },
+  {
+    name: 'workers',
+    budgetMs: quick ? 40_000 : 90_000,
+    run: (ctx) => workersPhase(ctx, { burst: SHAPES.burst }),
   },
 ];
 
