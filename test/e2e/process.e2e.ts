@@ -6,7 +6,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -223,7 +223,8 @@ describe('a start-up that explains itself', () => {
     `readable lines by default in a terminal${SCRIPT ? '' : ' (skipped: script(1) from util-linux is missing)'}`,
     async () => {
       // script(1) gives the child a pseudo-terminal as stdout.
-      const child = spawn(SCRIPT!, ['-qfec', `${process.execPath} --import tsx src/server.ts`, '/dev/null'], {
+      // `exec`: the service is script's own child, so that the test can stop it (below).
+      const child = spawn(SCRIPT!, ['-qfec', `exec ${process.execPath} --import tsx src/server.ts`, '/dev/null'], {
         cwd: new URL('../..', import.meta.url),
         env: { PATH: process.env.PATH ?? '', PORT: '0' },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -231,8 +232,13 @@ describe('a start-up that explains itself', () => {
       let output = '';
       child.stdout.on('data', (data: Buffer) => (output += data.toString()));
       await until(() => output.includes('ChatQL ready'), 15_000, 'the ready line');
-      child.kill('SIGTERM');
-      await once(child, 'exit');
+      // SIGTERM to the service itself: stopping script(1) alone would leave it running, since the
+      // hangup of its terminal is a SIGHUP, which the service takes as "reload its files".
+      const [service] = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+      const exited = once(child, 'exit');
+      if (service) process.kill(service, 'SIGTERM');
+      else child.kill('SIGTERM');
+      await exited;
       expect(output).toMatch(/INFO.*ChatQL ready/);
       expect(output.split('\n').some((line) => line.trimStart().startsWith('{"level"'))).toBe(false);
     },
