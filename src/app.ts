@@ -20,7 +20,6 @@ import type { OriginPolicy } from './http/origins.js';
 import { createRouter } from './http/router.js';
 import { SlowClientWatch } from './http/slow-clients.js';
 import { createWebHandler } from './http/web.js';
-import type { ConnectionOptions } from './http/ws/connection.js';
 import { attachGraphQLWebSocket, type WebSocketLimits } from './http/ws/server.js';
 import { createGraphQLServer } from './http/yoga.js';
 import type { ConnectionCounter } from './limits/connections.js';
@@ -252,8 +251,7 @@ export function buildApp(config: Config, logger: Logger, options: BuildAppOption
     }),
   );
   server.keepAliveTimeout = 5_000;
-  // `Connections` gets these options whole: `openConnection` reaches it through them.
-  const websocketOptions: WebSocketLimits & Pick<ConnectionOptions, 'openConnection'> = {
+  const websocketOptions: WebSocketLimits = {
     origins,
     maxPayload: config.maxBodyBytes,
     connectionInitWaitTimeoutMs: config.wsConnectionInitTimeoutMs,

@@ -17,7 +17,6 @@ import type { OriginPolicy } from './origins.js';
 import { needsPreAuthentication, preAuthenticate } from './pre-auth.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from './request-id.js';
 import type { SlowClientWatch } from './slow-clients.js';
-import { batchResponseWrites } from './write-batching.js';
 import { CHAT_PATH, isChatPath } from './web.js';
 
 export interface RouterDeps {
@@ -53,7 +52,6 @@ export function createRouter(deps: RouterDeps): (req: IncomingMessage, res: Serv
         req.socket.destroy();
       });
       res.once('close', unwatch);
-      batchResponseWrites(res);
     }
     deps.graphql(req, res);
   };

@@ -12,8 +12,11 @@
  * above it, the callback waits for the write as before. Backpressure is thus kept, with at most
  * that many bytes more in the service's buffers, and a client that stops reading still leaves
  * bytes waiting for the slow-client watch to see.
+ *
+ * SSE responses need none of this: Node's HTTP response corks its socket at its first write and
+ * uncorks it once the current microtasks have run, so the events of one upstream read already
+ * leave in one write, and Yoga does not wait for each write before it pulls the next event.
  */
-import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 import { WebSocket } from 'ws';
@@ -60,20 +63,4 @@ export function batchWebSocketSends(socket: WebSocket): void {
     send.call(this, data as string, opts);
     cb();
   } as WebSocket['send'];
-}
-
-/**
- * Batches the events of an SSE response; call once, before its first write. The socket itself is
- * corked, not the response: a response corked when it ends would leave a kept-alive socket
- * corked for the next request.
- */
-export function batchResponseWrites(res: ServerResponse): void {
-  const socket = res.socket;
-  if (!socket) return;
-  const write = res.write;
-  const cork = corker(socket);
-  res.write = function batchedWrite(this: ServerResponse, ...args: unknown[]): boolean {
-    cork();
-    return (write as (...rest: unknown[]) => boolean).apply(this, args);
-  } as ServerResponse['write'];
 }

@@ -14,10 +14,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { HOSTILE_ANSWER, MARKDOWN_ANSWER } from '../../src/mock-upstream/demo-answers.js';
 import { replyText } from '../../src/mock-upstream/reply.js';
-import type { MockUpstream, RecordedRequest } from '../../src/mock-upstream/server.js';
+import type { MockUpstream } from '../../src/mock-upstream/server.js';
 import { startMock, startService, type TestService, until } from '../utils/servers.js';
 import { axeViolations, formatViolations, type Violation } from './a11y.js';
-import { type Browser, browserMissing, launchBrowser } from './harness.js';
+import { type Browser, bodyOf, browserMissing, chatRequests, lastChatRequest, launchBrowser } from './harness.js';
 
 if (browserMissing) console.warn(`skipping the chat page's feature tests: ${browserMissing}`);
 
@@ -67,14 +67,6 @@ describe.skipIf(browserMissing)("the chat page's newer features", { timeout: 60_
   afterAll(async () => {
     await browser?.close();
   });
-
-  const chatRequests = (mock: MockUpstream) => mock.requests.filter((request) => request.path === '/v1/chat/completions');
-  const lastChatRequest = (mock: MockUpstream): RecordedRequest => {
-    const request = chatRequests(mock).at(-1);
-    if (!request) throw new Error('the upstream received no chat completion request');
-    return request;
-  };
-  const bodyOf = (request: RecordedRequest) => request.body as Record<string, unknown> & { messages: Array<Record<string, unknown>> };
 
   interface OpenOptions {
     viewport?: { width: number; height: number };

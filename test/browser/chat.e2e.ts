@@ -6,9 +6,9 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { replyText } from '../../src/mock-upstream/reply.js';
-import type { MockUpstream, RecordedRequest } from '../../src/mock-upstream/server.js';
+import type { MockUpstream } from '../../src/mock-upstream/server.js';
 import { startMock, startService, type TestService, until } from '../utils/servers.js';
-import { type Browser, browserMissing, launchBrowser } from './harness.js';
+import { type Browser, bodyOf, browserMissing, chatRequests, lastChatRequest, launchBrowser } from './harness.js';
 
 if (browserMissing) console.warn(`skipping the chat page's browser tests: ${browserMissing}`);
 
@@ -36,14 +36,6 @@ describe.skipIf(browserMissing)('the chat page', { timeout: 30_000 }, () => {
   afterAll(async () => {
     await browser?.close();
   });
-
-  const chatRequests = (mock: MockUpstream) => mock.requests.filter((request) => request.path === '/v1/chat/completions');
-  const lastChatRequest = (mock: MockUpstream): RecordedRequest => {
-    const request = chatRequests(mock).at(-1);
-    if (!request) throw new Error('the upstream received no chat completion request');
-    return request;
-  };
-  const bodyOf = (request: RecordedRequest) => request.body as Record<string, unknown> & { messages: Array<Record<string, unknown>> };
 
   async function openChat(service: TestService, viewport?: { width: number; height: number }): Promise<Page> {
     const page = await browser.newPage(viewport);

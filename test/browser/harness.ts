@@ -11,6 +11,8 @@ import { join } from 'node:path';
 
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 
+import type { MockUpstream, RecordedRequest } from '../../src/mock-upstream/server.js';
+
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
 /** Why the browser tests cannot run here, or null when they can. */
@@ -88,3 +90,17 @@ export async function launchBrowser(options: LaunchOptions = {}): Promise<Browse
     },
   };
 }
+
+/** The chat completion requests `mock` received, in order. */
+export const chatRequests = (mock: MockUpstream): RecordedRequest[] =>
+  mock.requests.filter((request) => request.path === '/v1/chat/completions');
+
+/** The last chat completion request `mock` received; throws when there was none. */
+export function lastChatRequest(mock: MockUpstream): RecordedRequest {
+  const request = chatRequests(mock).at(-1);
+  if (!request) throw new Error('the upstream received no chat completion request');
+  return request;
+}
+
+/** A recorded request's JSON body, with its messages. */
+export const bodyOf = (request: RecordedRequest) => request.body as Record<string, unknown> & { messages: Array<Record<string, unknown>> };

@@ -13,9 +13,19 @@ import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../src/config.js';
+import type { MockUpstream } from '../../src/mock-upstream/server.js';
 import { postGraphQL } from '../utils/clients.js';
 import { ModelsQuery } from '../utils/operations.js';
 import { dispose, refusedPort, startMock, startService, until } from '../utils/servers.js';
+
+/** Waits until the service's start-up call to GET /models has been answered. */
+function warmedUp(mock: MockUpstream): Promise<void> {
+  return until(
+    () => mock.requests.some((request) => request.path === '/v1/models' && request.closedAt !== undefined),
+    5000,
+    'the warm-up models call',
+  );
+}
 
 describe('health and readiness', () => {
   it('reports the upstream in /readyz without failing readiness on it', async () => {
@@ -35,11 +45,7 @@ describe('health and readiness', () => {
   it('reports a reachable upstream', async () => {
     const mock = await startMock();
     const service = await startService(mock);
-    await until(
-      () => mock.requests.some((request) => request.path === '/v1/models' && request.closedAt !== undefined),
-      5000,
-      'the warm-up models call',
-    );
+    await warmedUp(mock);
     const body = (await (await fetch(`${service.url}/readyz`)).json()) as { upstream: { ok: boolean | null; lastError: string | null } };
     expect(body.upstream).toMatchObject({ ok: true, lastError: null });
   });
@@ -117,11 +123,7 @@ describe('GraphiQL', () => {
   it('is served by the service itself, with no script or style from another host', async () => {
     const mock = await startMock();
     const service = await startService(mock);
-    await until(
-      () => mock.requests.some((request) => request.path === '/v1/models' && request.closedAt !== undefined),
-      5000,
-      'the warm-up models call',
-    );
+    await warmedUp(mock);
     const response = await fetch(service.httpUrl, { headers: { accept: 'text/html' } });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/html');
@@ -142,11 +144,7 @@ describe('GraphiQL', () => {
   it('is compressed by Accept-Encoding (identity without it), with a strong ETag, no-cache and 304s', async () => {
     const mock = await startMock();
     const service = await startService(mock);
-    await until(
-      () => mock.requests.some((request) => request.path === '/v1/models' && request.closedAt !== undefined),
-      5000,
-      'the warm-up models call',
-    );
+    await warmedUp(mock);
     const html = { accept: 'text/html' };
     await expectCompressed(service.httpUrl, html, 0.3);
     const identity = await getAsSent(service.httpUrl, html);

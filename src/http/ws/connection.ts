@@ -12,7 +12,7 @@ import type { WebSocket, WebSocketServer } from 'ws';
 import type { AuthOutcome } from '../../auth/authenticate.js';
 import type { Principal } from '../../auth/principal.js';
 import { AuthenticationError } from '../../errors.js';
-import { type ConnectionRelease, MemoryConnectionCounter } from '../../limits/connections.js';
+import type { ConnectionRelease } from '../../limits/connections.js';
 import type { Logger } from '../../logger.js';
 import type { SlowClientWatch } from '../slow-clients.js';
 
@@ -42,12 +42,6 @@ export function closeReason(text: string): string {
         .replace(/\uFFFD+$/, '')}...`;
 }
 
-/** Connections counted here alone: what a `Connections` without `openConnection` does. */
-function countInProcess(): (principal: Principal) => Promise<ConnectionRelease | null> {
-  const counter = new MemoryConnectionCounter();
-  return (principal) => counter.open(principal.id, principal.limits.maxConnections ?? Number.MAX_SAFE_INTEGER);
-}
-
 /** The longest delay setTimeout takes; a token valid for longer is checked again then. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -61,17 +55,15 @@ export interface ConnectionOptions {
   /**
    * Counts the connection against its client's CLIENT_MAX_CONNECTIONS (the limits gate's
    * `openConnection`: in this process, across workers or across replicas); resolves with its
-   * release, or null at the limit. @default counted in this process
+   * release, or null at the limit.
    */
-  openConnection?: (principal: Principal) => Promise<ConnectionRelease | null>;
+  openConnection: (principal: Principal) => Promise<ConnectionRelease | null>;
 }
 
 export class Connections {
   /** Sockets whose `connection_init` was accepted. */
   private readonly acknowledged = new WeakSet<WebSocket>();
   private readonly principals = new WeakMap<WebSocket, Principal>();
-  /** Counts open, authenticated connections per client. */
-  private readonly openConnection: (principal: Principal) => Promise<ConnectionRelease | null>;
   private readonly alive = new WeakSet<WebSocket>();
   private readonly keepAlive: NodeJS.Timeout;
 
@@ -80,7 +72,6 @@ export class Connections {
     private readonly logger: Logger,
     private readonly options: ConnectionOptions,
   ) {
-    this.openConnection = options.openConnection ?? countInProcess();
     // Keep-alive: one timer for all sockets, nothing per message.
     this.keepAlive = setInterval(() => {
       for (const socket of server.clients) {
@@ -149,7 +140,7 @@ export class Connections {
       return false;
     }
     if (socket.readyState !== socket.OPEN) return false;
-    const release = await this.openConnection(outcome);
+    const release = await this.options.openConnection(outcome);
     if (release === null) {
       const max = outcome.limits.maxConnections;
       socket.close(WS_TOO_MANY_CONNECTIONS, closeReason(`Too many connections: at most ${max} at once for this client`));

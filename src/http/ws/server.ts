@@ -42,7 +42,7 @@ import { operationRequestId, REQUEST_ID_HEADER, requestIdFrom } from '../request
 import type { SlowClientWatch } from '../slow-clients.js';
 import { batchWebSocketSends } from '../write-batching.js';
 import { OperationAborts } from './aborts.js';
-import { Connections, WS_FORBIDDEN } from './connection.js';
+import { type ConnectionOptions, Connections, WS_FORBIDDEN } from './connection.js';
 
 export { WS_FORBIDDEN, WS_TOO_MANY_CONNECTIONS } from './connection.js';
 
@@ -91,6 +91,8 @@ export interface WebSocketLimits {
   persistedDocuments: PersistedDocuments | null;
   /** Authenticates `connectionParams.authorization` at `connection_init`. */
   authenticate: (authorization: string | undefined) => Promise<AuthOutcome>;
+  /** Counts a connection against its client's CLIENT_MAX_CONNECTIONS (the limits gate's `openConnection`). */
+  openConnection: ConnectionOptions['openConnection'];
 }
 
 export function attachGraphQLWebSocket(httpServer: Server, yoga: AnyYoga, logger: Logger, limits: WebSocketLimits): GraphQLWebSocket {
